@@ -1,0 +1,82 @@
+"""Window multi-head self-attention with relative position bias: W-MSA and SW-MSA in one module.
+
+The shift itself (cyclic roll) lives in the block; this module attends inside windows that it is
+given, with an optional additive mask per window (regions of the shifted map, padding).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..ops.window import Size2, relative_position_index, to_2tuple
+
+__all__ = ['WindowAttention']
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside windows, with the paper's learned relative position bias.
+
+    Args:
+        dim: channels C of the tokens.
+        num_heads: heads h; ``dim`` must be divisible by it.
+        window_size: (wh, ww) or an int.
+        qkv_bias: learn a bias for query, key and value.
+        qk_scale: override of the default scale ``(C / h) ** -0.5``.
+        attn_drop: dropout on the attention probabilities (training only).
+        proj_drop: dropout after the output projection.
+
+    Parameter names follow the official release: ``qkv``, ``proj``,
+    ``relative_position_bias_table`` ((2wh-1)(2ww-1), h).
+    """
+
+    def __init__(self, dim: int, num_heads: int, window_size: int | Size2,
+                 qkv_bias: bool = True, qk_scale: Optional[float] = None,
+                 attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
+        self.dim = dim
+        self.num_heads = num_heads
+        self.window_size = to_2tuple(window_size)
+        self.scale = qk_scale or (dim // num_heads) ** -0.5
+        wh, ww = self.window_size
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        self.register_buffer('relative_position_index',
+                             relative_position_index(self.window_size).view(-1), persistent=False)
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def relative_position_bias(self) -> torch.Tensor:
+        """The bias added to every window's logits: (h, N, N), N = wh * ww."""
+        n = self.window_size[0] * self.window_size[1]
+        bias = self.relative_position_bias_table[self.relative_position_index]  # N*N, h
+        return bias.view(n, n, self.num_heads).permute(2, 0, 1)
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend within each window.
+
+        Args:
+            x: (B * nW, N, C) tokens of B images' windows, window-major within each image.
+            mask: (nW, N, N) additive logits shared by the images, or None.
+        Returns:
+            (B * nW, N, C).
+        """
+        Bw, N, C = x.shape
+        nW = 1 if mask is None else mask.shape[0]
+        qkv = self.qkv(x).view(Bw // nW, nW, N, 3, self.num_heads, C // self.num_heads)
+        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each B, nW, h, N, d
+        attn_mask = self.relative_position_bias()  # h, N, N
+        if mask is not None:
+            attn_mask = attn_mask + mask[:, None]  # nW, h, N, N
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask.to(q.dtype),
+            dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale)
+        out = out.transpose(2, 3).reshape(Bw, N, C)  # B*nW, N, C
+        return self.proj_drop(self.proj(out))

@@ -1,0 +1,363 @@
+"""Swin Transformer backbone for dense prediction (Liu et al., ICCV 2021,
+"Swin Transformer: Hierarchical Vision Transformer using Shifted Windows").
+
+Channels-last (B, H, W, C) inside; NCHW feature maps at strides 4, 8, 16, 32 out. Any input size:
+the image is padded to the patch size, every block pads to its window size (pad, then shift), and
+patch merging pads odd sizes. Parameter names are the official release's, so its checkpoints load
+as they are.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+from ..ops.window import (Size2, pad_to_multiple, to_2tuple, window_attention_mask,
+                          window_partition, window_reverse)
+from .attention import WindowAttention
+from .layers import DropPath, Mlp, PatchEmbed, PatchMerging
+
+__all__ = ['ARCH_SETTINGS', 'SwinBlock', 'SwinStage', 'SwinBackbone']
+
+#: embed_dims, depths and num_heads of the paper's variants.
+ARCH_SETTINGS: Dict[str, Dict[str, object]] = {
+    'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+    'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+    'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+    'large': dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
+}
+_ARCH_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
+
+
+class SwinBlock(nn.Module):
+    """One Swin Transformer block: (S)W-MSA and MLP, each pre-norm with a residual.
+
+    Args:
+        dim: channels C.
+        num_heads: attention heads.
+        window_size: (wh, ww) or an int.
+        shift: shift the windows by half a window (SW-MSA) instead of W-MSA.
+        mlp_ratio: hidden width of the MLP over C.
+        qkv_bias, qk_scale, drop, attn_drop: as in :class:`WindowAttention` and :class:`Mlp`.
+        drop_path: stochastic-depth probability of both residual branches.
+        mask_padding: mask padded tokens out of attention (off: the paper's behaviour).
+    """
+
+    def __init__(self, dim: int, num_heads: int, window_size: int | Size2 = 7,
+                 shift: bool = False, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None, drop: float = 0.0, attn_drop: float = 0.0,
+                 drop_path: float = 0.0, mask_padding: bool = False) -> None:
+        super().__init__()
+        self.window_size = to_2tuple(window_size)
+        self.shift_size = tuple(w // 2 for w in self.window_size) if shift else (0, 0)
+        self.mask_padding = mask_padding
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, num_heads, self.window_size, qkv_bias, qk_scale,
+                                    attn_drop, drop)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, W, C) -> (B, H, W, C)."""
+        H, W = x.shape[1], x.shape[2]
+        shortcut = x
+        x, padded_size = pad_to_multiple(self.norm1(x), self.window_size)
+        sh, sw = self.shift_size
+        if sh or sw:
+            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        mask = window_attention_mask((H, W), padded_size, self.window_size, self.shift_size,
+                                     self.mask_padding, x.device)
+        x = self.attn(window_partition(x, self.window_size), mask)  # B*nW, N, C
+        x = window_reverse(x, self.window_size, padded_size)  # B, Hp, Wp, C
+        if sh or sw:
+            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+        x = shortcut + self.drop_path(x[:, :H, :W, :])
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class SwinStage(nn.Module):
+    """``depth`` blocks alternating W-MSA and SW-MSA, then optional patch merging.
+
+    Args:
+        dim: channels C of the stage.
+        depth: number of blocks.
+        drop_path: per-block stochastic-depth probabilities (length ``depth``).
+        downsample: end with :class:`PatchMerging` (C -> 2C, stride 2).
+        with_cp: gradient checkpointing per block while training.
+        block_kwargs: passed to every :class:`SwinBlock`.
+    """
+
+    def __init__(self, dim: int, depth: int, num_heads: int, drop_path: Sequence[float],
+                 downsample: bool, with_cp: bool = False, **block_kwargs) -> None:
+        super().__init__()
+        self.with_cp = with_cp
+        self.blocks = nn.ModuleList(
+            SwinBlock(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], **block_kwargs)
+            for j in range(depth))
+        self.downsample = PatchMerging(dim) if downsample else None
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, H, W, C) -> the stage's output (B, H, W, C) and the next stage's input
+        (B, ceil(H / 2), ceil(W / 2), 2C), the latter the output itself without downsampling."""
+        for block in self.blocks:
+            if self.with_cp and self.training and x.requires_grad:
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+        return x, (self.downsample(x) if self.downsample is not None else x)
+
+
+def _resolve_arch(arch: Union[str, dict, None], embed_dims: Optional[int],
+                  depths: Optional[Sequence[int]], num_heads: Optional[Sequence[int]]
+                  ) -> Tuple[int, Tuple[int, ...], Tuple[int, ...]]:
+    """The variant's (C, depths, heads): from ``arch`` (name or dict), explicit values winning."""
+    if isinstance(arch, str):
+        name = _ARCH_ALIASES.get(arch.lower(), arch.lower())
+        if name not in ARCH_SETTINGS:
+            raise ValueError(f'unknown arch {arch!r}; expected one of {sorted(ARCH_SETTINGS)} '
+                             f'or a dict with embed_dims, depths and num_heads')
+        settings = dict(ARCH_SETTINGS[name])
+    elif isinstance(arch, dict):
+        settings = dict(arch)
+    elif arch is None:
+        settings = dict(ARCH_SETTINGS['tiny'])
+    else:
+        raise ValueError(f'arch must be a name or a dict, got {arch!r}')
+    for key, value in (('embed_dims', embed_dims), ('depths', depths), ('num_heads', num_heads)):
+        if value is not None:
+            settings[key] = value
+    missing = {'embed_dims', 'depths', 'num_heads'} - settings.keys()
+    if missing:
+        raise ValueError(f'arch {arch!r} lacks {sorted(missing)}')
+    dims, depths, heads = int(settings['embed_dims']), tuple(settings['depths']), \
+        tuple(settings['num_heads'])
+    if len(depths) != len(heads):
+        raise ValueError(f'depths {depths} and num_heads {heads} must have the same length')
+    if not depths or any(d < 1 for d in depths) or any(h < 1 for h in heads):
+        raise ValueError(f'depths {depths} and num_heads {heads} must be positive')
+    for i, h in enumerate(heads):
+        if (dims * 2 ** i) % h:
+            raise ValueError(f'stage {i} has {dims * 2 ** i} channels, not divisible by '
+                             f'num_heads[{i}]={h}')
+    return dims, depths, heads
+
+
+class SwinBackbone(nn.Module):
+    """Swin Transformer backbone emitting NCHW feature maps at strides 4, 8, 16, 32.
+
+    For an input (B, in_channels, H, W), output ``i`` (for ``i`` in ``out_indices``) is
+    (B, C * 2**i, ceil(H / 2**(i+2)), ceil(W / 2**(i+2))), each through its own LayerNorm ``norm{i}``.
+    Accepts the constructor arguments of MMDetection's ``SwinTransformer`` so its configs work
+    after renaming the type.
+
+    Args:
+        arch: 'tiny' | 'small' | 'base' | 'large' (or 't', 's', 'b', 'l'), or a dict of
+            embed_dims, depths, num_heads. Explicit ``embed_dims``/``depths``/``num_heads`` win.
+        pretrain_img_size: image size (pixels) of the absolute position embedding's grid.
+        in_channels: image channels.
+        patch_size: pixels per patch (the stride of the first output).
+        window_size: tokens per window side, int or (wh, ww).
+        mlp_ratio: MLP hidden width over C.
+        qkv_bias, qk_scale: attention's qkv bias and logit scale override.
+        drop_rate, attn_drop_rate: dropout after embeddings/projections, and on attention.
+        drop_path_rate: stochastic depth, linear from 0 to this over all blocks.
+        patch_norm: LayerNorm after the patch embedding.
+        use_abs_pos_embed: learned absolute position embedding, resized to every input's grid.
+        out_indices: which stages to emit.
+        frozen_stages: -1 none; 0 freezes the patch embedding; k also freezes stages 1..k
+            (and their output norms), kept in eval mode.
+        with_cp: gradient checkpointing per block (saves activation memory while training).
+        mask_padding: mask window padding out of attention (off: the paper's behaviour).
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads weights in
+            :meth:`init_weights`; any Swin checkpoint format is detected.
+        pretrained: deprecated alias for ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+        convert_weights: accepted for MMDetection compatibility; formats are detected.
+        strides, act_cfg, norm_cfg: accepted for MMDetection compatibility; only the paper's
+            values are supported.
+    """
+
+    def __init__(self, arch: Union[str, dict, None] = None, embed_dims: Optional[int] = None,
+                 depths: Optional[Sequence[int]] = None, num_heads: Optional[Sequence[int]] = None,
+                 pretrain_img_size: int | Size2 = 224, in_channels: int = 3,
+                 patch_size: int = 4, window_size: int | Size2 = 7, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, qk_scale: Optional[float] = None, drop_rate: float = 0.0,
+                 attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
+                 patch_norm: bool = True, use_abs_pos_embed: bool = False,
+                 out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
+                 with_cp: bool = False, mask_padding: bool = False,
+                 init_cfg: Optional[dict] = None, pretrained: Optional[str] = None,
+                 convert_weights: bool = False, strides: Optional[Sequence[int]] = None,
+                 act_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None) -> None:
+        super().__init__()
+        dims, depths, num_heads = _resolve_arch(arch, embed_dims, depths, num_heads)
+        _check_mmdet_compat(patch_size, len(depths), strides, act_cfg, norm_cfg)
+        num_stages = len(depths)
+        out_indices = tuple(int(i) for i in out_indices)
+        bad = [i for i in out_indices if not 0 <= i < num_stages]
+        if bad or not out_indices:
+            raise ValueError(f'out_indices {out_indices} must be non-empty stage indices in '
+                             f'[0, {num_stages - 1}]')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages {frozen_stages} must be in [-1, {num_stages}]')
+        if pretrained is not None:
+            if init_cfg is not None:
+                raise ValueError('give either pretrained (deprecated) or init_cfg, not both')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        self.init_cfg = init_cfg
+        self.in_channels = in_channels
+        self.embed_dims = dims
+        self.depths = depths
+        self.num_heads = num_heads
+        self.patch_size = patch_size
+        self.window_size = to_2tuple(window_size)
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.num_features = tuple(dims * 2 ** i for i in range(num_stages))
+
+        self.patch_embed = PatchEmbed(in_channels, dims, patch_size,
+                                      nn.LayerNorm if patch_norm else None)
+        if use_abs_pos_embed:
+            grid = tuple(s // patch_size for s in to_2tuple(pretrain_img_size))
+            self.absolute_pos_embed = nn.Parameter(torch.zeros(1, dims, *grid))
+            nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
+        else:
+            self.absolute_pos_embed = None
+        self.pos_drop = nn.Dropout(drop_rate)
+
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.layers = nn.ModuleList()
+        for i, depth in enumerate(depths):
+            first = sum(depths[:i])
+            self.layers.append(SwinStage(
+                self.num_features[i], depth, num_heads[i], rates[first:first + depth],
+                downsample=i < num_stages - 1, with_cp=with_cp, window_size=self.window_size,
+                mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate,
+                attn_drop=attn_drop_rate, mask_padding=mask_padding))
+        for i in out_indices:
+            self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
+        self.apply(_init_linear_and_norm)
+        self._freeze_stages()
+
+    # --- what the backbone emits ---------------------------------------------------------------
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each emitted map, in ``out_indices`` order (e.g. FPN ``in_channels``)."""
+        return tuple(self.num_features[i] for i in self.out_indices)
+
+    @property
+    def strides(self) -> Tuple[int, ...]:
+        """Stride in pixels of each emitted map, in ``out_indices`` order."""
+        return tuple(self.patch_size * 2 ** i for i in self.out_indices)
+
+    @property
+    def size_divisibility(self) -> int:
+        """Input sizes that are multiples of this need no padding anywhere inside the backbone."""
+        return self.patch_size * 2 ** (len(self.depths) - 1) * max(self.window_size)
+
+    def output_shape(self) -> Dict[str, Dict[str, int]]:
+        """detectron2-style description: ``{'stage{i}': {'channels': c, 'stride': s}}``."""
+        return {f'stage{i}': dict(channels=c, stride=s)
+                for i, c, s in zip(self.out_indices, self.out_channels, self.strides)}
+
+    # --- forward -------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """(B, in_channels, H, W) float image -> tuple of (B, C_i, H_i, W_i) maps for out_indices."""
+        self._check_input(x)
+        x = self.patch_embed(x)  # B, Wh, Ww, C
+        if self.absolute_pos_embed is not None:
+            pos = F.interpolate(self.absolute_pos_embed, size=x.shape[1:3], mode='bicubic',
+                                align_corners=False)
+            x = x + pos.permute(0, 2, 3, 1)
+        x = self.pos_drop(x)
+        outs = []
+        for i, stage in enumerate(self.layers):
+            out, x = stage(x)
+            if i in self.out_indices:
+                out = getattr(self, f'norm{i}')(out)
+                outs.append(out.permute(0, 3, 1, 2).contiguous())  # B, C_i, H_i, W_i
+        return tuple(outs)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f'SwinBackbone expects a torch.Tensor, got {type(x).__name__}')
+        if x.dim() != 4:
+            raise ValueError(f'SwinBackbone expects a 4-D (B, C, H, W) image batch, got shape '
+                             f'{tuple(x.shape)}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'SwinBackbone expects {self.in_channels} input channels, got '
+                             f'{x.shape[1]} (input shape {tuple(x.shape)})')
+        if x.numel() == 0:
+            raise ValueError(f'SwinBackbone got an empty input of shape {tuple(x.shape)}')
+        if not x.is_floating_point():
+            raise TypeError(f'SwinBackbone expects a floating-point image, got {x.dtype}; '
+                            f'convert it with .float()')
+
+    # --- training state ------------------------------------------------------------------------
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules: List[nn.Module] = [self.patch_embed, self.pos_drop]
+        for i in range(self.frozen_stages):
+            modules.append(self.layers[i])
+            if i in self.out_indices:
+                modules.append(getattr(self, f'norm{i}'))
+        return modules
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0 and self.absolute_pos_embed is not None:
+            self.absolute_pos_embed.requires_grad_(False)
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'SwinBackbone':
+        """Set training mode, keeping frozen stages in eval. Returns self."""
+        super().train(mode)
+        for module in self._frozen_modules():
+            module.eval()
+        return self
+
+    def init_weights(self) -> None:
+        """Load ``init_cfg``'s pretrained checkpoint, if any (called by MMEngine's runner).
+
+        Random initialisation (truncated normal, std 0.02) happens in the constructor.
+        """
+        if self.init_cfg is None:
+            return
+        cfg = dict(self.init_cfg)
+        kind = cfg.pop('type', None)
+        if kind != 'Pretrained':
+            raise ValueError(f"SwinBackbone init_cfg type must be 'Pretrained', got {kind!r}")
+        if 'checkpoint' not in cfg:
+            raise ValueError(f'init_cfg {self.init_cfg} has no checkpoint')
+        from ..checkpoint import load_pretrained
+        load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+
+
+def _check_mmdet_compat(patch_size: int, num_stages: int, strides: Optional[Sequence[int]],
+                        act_cfg: Optional[dict], norm_cfg: Optional[dict]) -> None:
+    """Refuse MMDetection arguments whose non-default values this backbone does not implement."""
+    expected = (patch_size,) + (2,) * (num_stages - 1)
+    if strides is not None and tuple(strides) != expected:
+        raise ValueError(f'strides {tuple(strides)} not supported; Swin uses {expected}')
+    if act_cfg is not None and act_cfg.get('type') != 'GELU':
+        raise ValueError(f"act_cfg {act_cfg} not supported; Swin uses dict(type='GELU')")
+    if norm_cfg is not None and norm_cfg.get('type') != 'LN':
+        raise ValueError(f"norm_cfg {norm_cfg} not supported; Swin uses dict(type='LN')")
+
+
+def _init_linear_and_norm(module: nn.Module) -> None:
+    """The official initialisation: truncated normal (std 0.02) for linear weights, zero biases,
+    LayerNorm weight 1 and bias 0."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,149 @@
+"""Window operations of the Swin Transformer, channels-last throughout.
+
+Pure functions: padding to a multiple of the window, partition into windows and back, the
+relative-position index, and the attention masks of the shifted windows (built once per padded size
+and device, then cached). Nothing here holds parameters.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    'to_2tuple', 'pad_to_multiple', 'window_partition', 'window_reverse',
+    'relative_position_index', 'window_attention_mask',
+]
+
+Size2 = Tuple[int, int]
+
+#: Logit added between tokens of different shifted regions (the official release's value).
+REGION_MASK_VALUE = -100.0
+#: Logit added for padded keys when ``mask_padding`` is on: exp() of it is exactly 0 in fp32.
+PADDING_MASK_VALUE = -1e4
+
+
+def to_2tuple(value: int | Tuple[int, int]) -> Size2:
+    """``7 -> (7, 7)``; a pair is returned as a tuple of two ints."""
+    if isinstance(value, int):
+        return value, value
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f'expected an int or a pair of ints, got {value!r}')
+    return pair  # type: ignore[return-value]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: Size2) -> Tuple[torch.Tensor, Size2]:
+    """Zero-pad a channels-last map at the bottom and right to a multiple of ``multiple``.
+
+    Args:
+        x: (B, H, W, C).
+        multiple: (mh, mw) in tokens.
+    Returns:
+        The padded map (B, Hp, Wp, C) (``x`` itself when no padding is needed) and (Hp, Wp).
+    """
+    H, W = x.shape[1], x.shape[2]
+    pad_b = -H % multiple[0]
+    pad_r = -W % multiple[1]
+    if pad_b or pad_r:
+        x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+    return x, (H + pad_b, W + pad_r)
+
+
+def window_partition(x: torch.Tensor, window_size: Size2) -> torch.Tensor:
+    """Cut a channels-last map into non-overlapping windows, row-major over the window grid.
+
+    Args:
+        x: (B, Hp, Wp, C) with Hp, Wp multiples of the window size.
+        window_size: (wh, ww).
+    Returns:
+        (B * nW, wh * ww, C) with nW = (Hp // wh) * (Wp // ww).
+    """
+    B, Hp, Wp, C = x.shape
+    wh, ww = window_size
+    x = x.view(B, Hp // wh, wh, Wp // ww, ww, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, wh * ww, C)  # B*nW, wh*ww, C
+
+
+def window_reverse(windows: torch.Tensor, window_size: Size2, padded_size: Size2) -> torch.Tensor:
+    """Inverse of :func:`window_partition`.
+
+    Args:
+        windows: (B * nW, wh * ww, C).
+        window_size: (wh, ww).
+        padded_size: (Hp, Wp) of the map the windows came from.
+    Returns:
+        (B, Hp, Wp, C).
+    """
+    wh, ww = window_size
+    Hp, Wp = padded_size
+    C = windows.shape[-1]
+    x = windows.view(-1, Hp // wh, Wp // ww, wh, ww, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, Hp, Wp, C)  # B, Hp, Wp, C
+
+
+def relative_position_index(window_size: Size2) -> torch.Tensor:
+    """Index into the (2wh-1)(2ww-1) relative-position table for every query/key pair of a window.
+
+    Returns:
+        (wh*ww, wh*ww) int64, entry [i, j] = (dh + wh - 1) * (2ww - 1) + (dw + ww - 1) with
+        (dh, dw) = position of token i minus position of token j (the official numbering).
+    """
+    wh, ww = window_size
+    coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing='ij'))
+    coords = coords.flatten(1)  # 2, N
+    rel = coords[:, :, None] - coords[:, None, :]  # 2, N, N
+    return (rel[0] + wh - 1) * (2 * ww - 1) + (rel[1] + ww - 1)
+
+
+def _region_ids(length: int, window: int, shift: int) -> torch.Tensor:
+    """Region label (0, 1, 2) of each position along one axis of a cyclically shifted padded map."""
+    ids = torch.zeros(length, dtype=torch.long)
+    if shift > 0:
+        ids[length - window:length - shift] = 1
+        ids[length - shift:] = 2
+    return ids
+
+
+@lru_cache(maxsize=64)
+def window_attention_mask(
+    image_size: Size2,
+    padded_size: Size2,
+    window_size: Size2,
+    shift_size: Size2,
+    mask_padding: bool,
+    device: Optional[torch.device] = None,
+) -> Optional[torch.Tensor]:
+    """Additive attention mask of every window, or None when no token needs masking.
+
+    Tokens of different regions of the cyclically shifted map get ``REGION_MASK_VALUE`` (-100, as
+    the paper's release); with ``mask_padding`` keys that are padding get ``PADDING_MASK_VALUE``.
+    Built once per sizes and device (cached): do not modify the returned tensor.
+
+    Args:
+        image_size: (H, W) real tokens.
+        padded_size: (Hp, Wp) after padding to the window multiple.
+        window_size: (wh, ww).
+        shift_size: (sh, sw), 0 for W-MSA.
+        mask_padding: mask padded keys out of attention.
+    Returns:
+        (nW, N, N) float32 with N = wh * ww, or None.
+    """
+    (H, W), (Hp, Wp), (wh, ww), (sh, sw) = image_size, padded_size, window_size, shift_size
+    shifted = sh > 0 or sw > 0
+    padded = mask_padding and (Hp != H or Wp != W)
+    if not shifted and not padded:
+        return None
+    region = _region_ids(Hp, wh, sh)[:, None] * 3 + _region_ids(Wp, ww, sw)[None, :]  # Hp, Wp
+    region = window_partition(region[None, :, :, None], window_size).squeeze(-1)  # nW, N
+    mask = torch.zeros(region.shape[0], wh * ww, wh * ww)
+    mask.masked_fill_(region[:, :, None] != region[:, None, :], REGION_MASK_VALUE)
+    if padded:
+        is_pad = torch.ones(Hp, Wp, dtype=torch.bool)
+        is_pad[:H, :W] = False
+        is_pad = torch.roll(is_pad, shifts=(-sh, -sw), dims=(0, 1))
+        is_pad = window_partition(is_pad[None, :, :, None], window_size).squeeze(-1)  # nW, N
+        mask.masked_fill_(is_pad[:, None, :], PADDING_MASK_VALUE)
+    return mask.to(device)
