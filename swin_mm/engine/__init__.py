@@ -1,0 +1,4 @@
+"""Glue between swin_mm and MMEngine's Runner (needs mmengine; imported by the tools only)."""
+from .runtime import DatasetNotFoundError, build_runner, check_data_paths, prepare_runtime
+
+__all__ = ['DatasetNotFoundError', 'build_runner', 'check_data_paths', 'prepare_runtime']
