@@ -2,8 +2,9 @@
 
 ``SwinBackbone`` goes into MMEngine's root ``MODELS`` registry. MMDetection's and MMSegmentation's
 ``MODELS`` registries have it as their parent and fall back to it on lookup, so
-``type='SwinBackbone'`` builds from either without importing them here. Without MMEngine installed
-this does nothing: the backbone is plain PyTorch.
+``type='SwinBackbone'`` builds from either without importing them here. swin_mm's hooks go into
+MMEngine's root ``HOOKS`` likewise. Without MMEngine installed this does nothing: the backbone is
+plain PyTorch.
 """
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ __all__ = ['register_all']
 
 
 def register_all() -> bool:
-    """Register ``SwinBackbone`` in MMEngine's root ``MODELS``; False when MMEngine is absent."""
+    """Register ``SwinBackbone`` and the hooks in MMEngine's root registries; False without MMEngine."""
     try:
         from mmengine.registry import MODELS
     except ImportError:
         return False
     if MODELS.get('SwinBackbone') is not SwinBackbone:
         MODELS.register_module(name='SwinBackbone', module=SwinBackbone, force=True)
+    from .engine import hooks  # noqa: F401  (registers swin_mm's hooks in the root HOOKS)
     return True
