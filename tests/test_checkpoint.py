@@ -236,3 +236,17 @@ def test_init_weights_loads_from_init_cfg_or_deprecated_pretrained(tmp_path, x, 
 def test_init_cfg_of_unknown_type():
     with pytest.raises(ValueError, match="'Pretrained', got 'Kaiming'"):
         _model(init_cfg=dict(type='Kaiming')).init_weights()
+
+
+def test_convert_weights_tool_round_trip(tmp_path, x):
+    from tests.helpers.tools import load_tool
+    src = _model(0)
+    atomic_save(timm_layout(src), tmp_path / 'timm.pth')
+    report = load_tool('convert_weights').main([str(tmp_path / 'timm.pth'),
+                                                str(tmp_path / 'out.pth')])
+    assert report.format == 'timm'
+    dst = _model(1)
+    again = load_pretrained(dst, str(tmp_path / 'out.pth'))
+    assert again.format == 'official' and again.unexpected == []
+    for k in again.loaded:
+        torch.testing.assert_close(dst.state_dict()[k], src.state_dict()[k], rtol=0, atol=0)

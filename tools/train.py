@@ -49,8 +49,10 @@ def configure(args):
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise SystemExit(f'{args.config} has no auto_scale_lr.base_batch_size to scale from')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+    if args.resume == 'auto':  # the newest complete checkpoint, or a fresh start when none
+        from swin_mm.engine import latest_good_checkpoint
+        cfg.load_from = latest_good_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        cfg.resume = cfg.load_from is not None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     return cfg

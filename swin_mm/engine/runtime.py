@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
-__all__ = ['prepare_runtime', 'check_data_paths', 'build_runner', 'DatasetNotFoundError']
+__all__ = ['prepare_runtime', 'check_data_paths', 'build_runner', 'DatasetNotFoundError',
+           'latest_good_checkpoint']
 
 _LAYOUTS = {
     'CocoDataset': 'ROOT/annotations/instances_{train,val}2017.json and ROOT/{train,val}2017/*.jpg',
@@ -77,6 +78,27 @@ def check_data_paths(cfg, splits: Tuple[str, ...] = ('train_dataloader', 'val_da
                     f'{split}: {kind} path not found: {path!r}. Expected {layout} under data_root '
                     f'{dataset.get("data_root")!r}; set it with --cfg-options or generate the toy '
                     f'dataset (see README).')
+
+
+def latest_good_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest checkpoint in ``work_dir`` whose file is complete (zip directory and CRCs),
+    skipping damaged ones with a warning; None when there is none."""
+    import glob
+    import warnings
+    import zipfile
+    candidates = sorted(glob.glob(os.path.join(work_dir, '*.pth')), key=os.path.getmtime,
+                        reverse=True)
+    for path in candidates:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            if bad is None:
+                return path
+            reason = f'corrupt entry {bad}'
+        except (zipfile.BadZipFile, OSError) as err:
+            reason = str(err)
+        warnings.warn(f'skipping damaged checkpoint {path} ({reason}); trying an older one')
+    return None
 
 
 def build_runner(cfg):

@@ -1,7 +1,10 @@
 """Window multi-head self-attention with relative position bias: W-MSA and SW-MSA in one module.
 
 The shift itself (cyclic roll) lives in the block; this module attends inside windows that it is
-given, with an optional additive mask per window (regions of the shifted map, padding).
+given, with an optional additive mask per window (regions of the shifted map, padding). While
+autograd records, attention runs through :func:`swin_mm.ops.recompute.window_attention`, which
+keeps no attention probabilities for backward; otherwise through
+``F.scaled_dot_product_attention`` with the bias (+ mask) as its float mask.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..ops.recompute import window_attention
 from ..ops.window import Size2, relative_position_index, to_2tuple
 
 __all__ = ['WindowAttention']
@@ -72,11 +76,15 @@ class WindowAttention(nn.Module):
         nW = 1 if mask is None else mask.shape[0]
         qkv = self.qkv(x).view(Bw // nW, nW, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each B, nW, h, N, d
-        attn_mask = self.relative_position_bias()  # h, N, N
-        if mask is not None:
-            attn_mask = attn_mask + mask[:, None]  # nW, h, N, N
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask.to(q.dtype),
-            dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale)
+        bias = self.relative_position_bias()  # h, N, N
+        mask = None if mask is None else mask[:, None].to(q.dtype)  # nW, 1, N, N
+        dropout = self.attn_drop.p if self.training else 0.0
+        if torch.is_grad_enabled() and dropout == 0.0:
+            # training: keep q, k, v only and recompute the probabilities in backward
+            out = window_attention(q, k, v, bias.to(q.dtype), mask, self.scale)
+        else:
+            attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask.to(q.dtype),
+                                                 dropout_p=dropout, scale=self.scale)
         out = out.transpose(2, 3).reshape(Bw, N, C)  # B*nW, N, C
         return self.proj_drop(self.proj(out))

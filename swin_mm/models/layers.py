@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..ops.recompute import gelu_linear
 from ..ops.window import Size2, pad_to_multiple, to_2tuple
 
 __all__ = ['PatchEmbed', 'PatchMerging', 'Mlp', 'DropPath', 'drop_path']
@@ -70,7 +71,11 @@ class PatchMerging(nn.Module):
 
 
 class Mlp(nn.Module):
-    """fc1 -> GELU -> dropout -> fc2 -> dropout, on the last dimension."""
+    """fc1 -> GELU -> dropout -> fc2 -> dropout, on the last dimension.
+
+    While autograd records (and dropout is off), GELU's output is recomputed in backward instead
+    of being kept (:func:`swin_mm.ops.recompute.gelu_linear`).
+    """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
                  act_layer: Type[nn.Module] = nn.GELU) -> None:
@@ -82,7 +87,12 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., C)."""
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        hidden = self.fc1(x)
+        lean = (torch.is_grad_enabled() and isinstance(self.act, nn.GELU)
+                and self.act.approximate == 'none' and not (self.training and self.drop.p > 0))
+        if lean:
+            return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)
+        return self.drop(self.fc2(self.drop(self.act(hidden))))
 
 
 def drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:

@@ -33,3 +33,22 @@ def test_every_stage_matches_mmdet(pair, size):
         assert p.shape == q.shape, (i, p.shape, q.shape)
         assert relative_error(p, q) < 1e-5, (i, relative_error(p, q))
 
+
+
+def test_training_gradients_match_mmdet(pair):
+    """The memory-lean training path (recomputed attention and GELU) gives mmdet's gradients
+    (in float64, so that the comparison is not float32 rounding through 12 blocks)."""
+    import copy
+    from mmdet.models.backbones.swin import swin_converter
+    ours, ref = (copy.deepcopy(m).double() for m in pair)
+    x = torch.randn(1, 3, 61, 90, dtype=torch.float64)
+    for model in (ours, ref):
+        model.train()
+        model.zero_grad()
+        sum((o * o).mean() for o in model(x)).backward()
+    grads = {n: p.grad for n, p in ours.named_parameters()}
+    mapped = {k[len('backbone.'):]: v for k, v in swin_converter(grads).items()}
+    ref_grads = dict(ref.named_parameters())
+    assert mapped.keys() == ref_grads.keys()
+    for name, grad in mapped.items():
+        assert relative_error(grad, ref_grads[name].grad) < 1e-9, name

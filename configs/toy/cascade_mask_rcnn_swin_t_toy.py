@@ -1,0 +1,27 @@
+# Cascade Mask R-CNN Swin-T on the built-in toy dataset: the real config with the data, scale and
+# schedule of _base_/toy_coco.py (see mask_rcnn_swin_t_toy.py). The box heads use BN, not SyncBN:
+# SyncBN has no CPU kernel for distributed runs.
+_base_ = ['../cascade_mask_rcnn_swin_t_coco_3x.py', './_base_/toy_coco.py']
+
+
+def _box():  # noqa: E302 (a helper: mmengine keeps no function in the config)
+    return dict(num_classes=5, norm_cfg=dict(type='BN', requires_grad=True))
+
+
+model = dict(
+    backbone=dict(init_cfg=None, drop_path_rate=0.1),  # no ImageNet weights offline
+    roi_head=dict(bbox_head=[_box(), _box(), _box()], mask_head=dict(num_classes=5)),
+    train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300)),
+    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=20)))
+
+train_dataloader = {{_base_.toy_train_dataloader}}
+val_dataloader = {{_base_.toy_val_dataloader}}
+test_dataloader = {{_base_.toy_val_dataloader}}
+val_evaluator = {{_base_.toy_val_evaluator}}
+test_evaluator = {{_base_.toy_val_evaluator}}
+optim_wrapper = {{_base_.toy_optim_wrapper}}
+param_scheduler = {{_base_.toy_param_scheduler}}
+train_cfg = {{_base_.toy_train_cfg}}
+default_hooks = {{_base_.toy_default_hooks}}
+custom_hooks = {{_base_.toy_custom_hooks}}
+auto_scale_lr = {{_base_.toy_auto_scale_lr}}

@@ -1,0 +1,79 @@
+"""Measurement helpers for the benchmark: activation memory, timing, FLOPs, matmul rate."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Dict, Iterable, List, Sequence
+
+import torch
+
+__all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rate',
+           'fit_exponent']
+
+
+def saved_activation_bytes(step: Callable[[], torch.Tensor],
+                           exclude: Iterable[torch.Tensor] = ()) -> int:
+    """Bytes of the unique tensor storages autograd saves for backward while ``step()`` runs the
+    forward pass, not counting the storages of ``exclude`` (the parameters). Exact and
+    repeatable on any machine.
+
+    Args:
+        step: runs a forward pass (backward is not run).
+        exclude: tensors whose storage is not activation memory (``model.parameters()``).
+    """
+    storages: Dict[int, int] = {}
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+
+    def pack(t: torch.Tensor):
+        if t.untyped_storage().data_ptr() in skip:
+            return t
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return sum(storages.values())
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds (CUDA synchronised)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times: List[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one forward pass, counted by ``torch.utils.flop_counter.FlopCounterMode``
+    (matmuls, convolutions and attention; element-wise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(x)
+    return counter.get_total_flops()
+
+
+def matmul_rate(n: int = 2048, repeats: int = 5, device: str = 'cpu',
+                dtype: torch.dtype = torch.float32) -> float:
+    """Measured FLOP/s of an (n x n) @ (n x n) matmul on this machine."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    seconds = median_time(lambda: a @ b, repeats, warmup=2)
+    return 2 * n ** 3 / seconds
+
+
+def fit_exponent(pixels: Sequence[float], seconds: Sequence[float]) -> float:
+    """Least-squares slope of log(time) against log(pixels): 1.0 means linear cost."""
+    import math
+    xs = [math.log(p) for p in pixels]
+    ys = [math.log(s) for s in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)

@@ -1,0 +1,63 @@
+"""Mask R-CNN, Cascade Mask R-CNN and ATSS: a few iterations through tools/train.py on a tiny
+generated dataset, then tools/test.py on the checkpoint it wrote: finite losses, COCO metrics."""
+import glob
+import math
+import os
+
+import pytest
+
+from swin_mm.data import generate_toy_coco
+from tests.helpers.tools import config_path, load_tool
+
+pytestmark = pytest.mark.slow
+
+COCO_KEYS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+
+
+@pytest.fixture(scope='module')
+def tiny_coco(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('toy_coco'))
+    return generate_toy_coco(root, num_train=4, num_val=2, size=(96, 96), seed=3) + '/'
+
+
+def data_options(root, *extra):
+    """--cfg-options pointing a toy config at ``root`` with a 2-iteration epoch."""
+    ann = root + 'annotations/instances_val2017.json'
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
+            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}',
+            'train_dataloader.batch_size=2', 'val_dataloader.batch_size=2',
+            'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1',
+            'model.backbone.depths=[2,2,2,2]', *extra]
+
+
+def check_losses(runner):
+    history = runner.message_hub.get_scalar('train/loss').data[0]
+    assert len(history) == 2 and all(math.isfinite(v) for v in history)
+
+
+@pytest.mark.parametrize('config, kinds', [
+    ('mask_rcnn_swin_t_toy.py', ('bbox', 'segm')),
+    ('cascade_mask_rcnn_swin_t_toy.py', ('bbox', 'segm')),
+    ('atss_swin_t_toy.py', ('bbox',)),
+])
+def test_train_then_test(tmp_path, tiny_coco, config, kinds):
+    train, test = load_tool('train'), load_tool('test')
+    work = str(tmp_path / 'work')
+    runner = train.main([config_path(f'toy/{config}'), '--work-dir', work,
+                         *data_options(tiny_coco)])
+    check_losses(runner)
+    ckpt = os.path.join(work, 'epoch_1.pth')
+    assert os.path.isfile(ckpt)
+    metrics = test.main([config_path(f'toy/{config}'), ckpt, '--work-dir', str(tmp_path / 'test'),
+                         '--out', str(tmp_path / 'preds.pkl'),
+                         '--show-dir', str(tmp_path / 'vis'), *data_options(tiny_coco)])
+    for kind in kinds:
+        for key in COCO_KEYS:
+            value = metrics[f'coco/{kind}_{key}']
+            assert 0.0 <= value <= 1.0 or value == -1.0, (key, value)  # -1: no object that size
+    assert os.path.getsize(tmp_path / 'preds.pkl') > 0
+    assert len(glob.glob(str(tmp_path / 'test' / '*' / str(tmp_path / 'vis').lstrip('/')
+                             / '*.jpg'))) + len(glob.glob(str(tmp_path / '**' / '*.jpg'),
+                                                          recursive=True)) >= 2

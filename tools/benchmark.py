@@ -1,0 +1,212 @@
+"""Benchmark swin_mm's SwinBackbone against MMDetection 3.3's SwinTransformer.
+
+Identical weights (MMDetection's, loaded through swin_mm's converter) and inputs; the outputs are
+checked to agree first. Then, alternating the two so that drift hits both alike: forward (eval, no
+grad) and forward+backward (train, sum of outputs), activation memory of a training step, growth of
+the forward time with pixel count, and FLOP rate against this machine's matmul rate.
+
+    python tools/benchmark.py [--archs tiny base] [--sizes 224x224 512x512 800x1216] [--repeats 5]
+        [--quick] [--out results/]
+
+Prints tables and writes results/benchmark_<device>.json and a plot of time against pixels.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import sys
+import tempfile
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+import torch  # noqa: E402
+
+ARCHS = {'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+         'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32))}
+
+
+def build_pair(arch, device):
+    """(swin_mm model, mmdet model) with the same weights, in eval mode."""
+    from mmdet.models.backbones import SwinTransformer
+    from swin_mm import SwinBackbone
+    from swin_mm.checkpoint import load_pretrained
+    import logging
+    torch.manual_seed(0)
+    ref = SwinTransformer(**ARCHS[arch], drop_path_rate=0.0)
+    ref.init_weights()
+    ours = SwinBackbone(**ARCHS[arch], drop_path_rate=0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'mmdet_swin.pth')
+        torch.save({'state_dict': ref.state_dict()}, path)
+        load_pretrained(ours, path, log=logging.getLogger('benchmark.quiet'))
+    ours.to(device).eval()
+    ref.to(device)
+    ref.eval()
+    return ours, ref
+
+
+def relative_error(a, b):
+    return max(((p.double() - q.double()).norm() / q.double().norm()).item() for p, q in zip(a, b))
+
+
+def parse_size(text):
+    h, w = text.lower().split('x')
+    return int(h), int(w)
+
+
+def time_pair(ours, ref, x, repeats, train, autocast_dtype):
+    """Median seconds of (ours, ref), alternating runs."""
+    from swin_mm.profiling import median_time
+    import statistics
+
+    def step(model):
+        def run():
+            ctx = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype
+                   else torch.autocast(x.device.type, enabled=False))
+            if train:
+                model.train()
+                with ctx:
+                    loss = sum(o.float().sum() for o in model(x))
+                loss.backward()
+                model.zero_grad(set_to_none=True)
+            else:
+                model.eval()
+                with torch.no_grad(), ctx:
+                    model(x)
+        return run
+
+    a, b = step(ours), step(ref)
+    a()
+    b()  # warm-up (and mask caches)
+    ta, tb = [], []
+    for _ in range(repeats):
+        ta.append(median_time(a, 1, warmup=0))
+        tb.append(median_time(b, 1, warmup=0))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def activation_mib(model, x):
+    from swin_mm.profiling import saved_activation_bytes
+    model.train()
+    return saved_activation_bytes(lambda: sum(o.sum() for o in model(x)),
+                                  exclude=model.parameters()) / 2 ** 20
+
+
+def cuda_peak_mib(model, x):
+    torch.cuda.reset_peak_memory_stats()
+    model.train()
+    sum(o.sum() for o in model(x)).backward()
+    model.zero_grad(set_to_none=True)
+    return torch.cuda.max_memory_allocated() / 2 ** 20
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--archs', nargs='+', default=['tiny', 'base'], choices=list(ARCHS))
+    parser.add_argument('--sizes', nargs='+', default=['224x224', '512x512', '800x1216'])
+    parser.add_argument('--scaling-sizes', nargs='+',
+                        default=['224x224', '448x448', '800x800', '1216x1216', '1600x1600'])
+    parser.add_argument('--memory-size', default='800x800')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
+    parser.add_argument('--quick', action='store_true', help='Swin-T, small sizes, 2 repeats')
+    parser.add_argument('--out', default='results')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.archs, args.sizes, args.repeats = ['tiny'], ['224x224', '320x480'], 2
+        args.scaling_sizes, args.memory_size = ['224x224', '320x320', '448x448'], '320x320'
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    dtypes = [None, torch.bfloat16] if device.type == 'cuda' else [None]
+    from swin_mm.profiling import fit_exponent, forward_flops, matmul_rate
+    result = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else
+                  platform.processor() or platform.machine(),
+                  threads=torch.get_num_threads(), torch=torch.__version__, rows=[])
+    rate = matmul_rate(device=device.type)
+    result['matmul_gflops'] = rate / 1e9
+    print(f'device: {result["device"]}, {result["threads"]} threads, fp32 matmul '
+          f'{rate / 1e9:.0f} GFLOP/s')
+    header = (f'{"arch":5} {"size":>9} {"dtype":>5} {"mode":>8} {"swin_mm s":>9} {"mmdet s":>8} '
+              f'{"speed-up":>8} {"GFLOP/s":>8} {"% matmul":>8}')
+    print(header)
+    for arch in args.archs:
+        ours, ref = build_pair(arch, device)
+        for size in map(parse_size, args.sizes):
+            x = torch.randn(1, 3, *size, device=device)
+            with torch.no_grad():
+                err = relative_error(ours(x), ref(x))
+            assert err <= 1e-5, f'{arch} {size}: swin_mm and mmdet disagree (relative error {err})'
+            flops = forward_flops(ours, x)
+            for dtype in dtypes:
+                for train in (False, True):
+                    t_ours, t_ref = time_pair(ours, ref, x, args.repeats, train, dtype)
+                    gfs = flops / t_ours / 1e9 if not train else float('nan')
+                    row = dict(arch=arch, size=list(size), dtype=str(dtype or 'fp32'),
+                               mode='fwd+bwd' if train else 'forward', swin_mm_s=t_ours,
+                               mmdet_s=t_ref, speedup=t_ref / t_ours, rel_error=err,
+                               forward_gflop=flops / 1e9, forward_gflops_rate=gfs,
+                               fraction_of_matmul=gfs * 1e9 / rate if not train else None)
+                    result['rows'].append(row)
+                    print(f'{arch:5} {size[0]:>4}x{size[1]:<4} {row["dtype"][-4:]:>5} '
+                          f'{row["mode"]:>8} {t_ours:9.3f} {t_ref:8.3f} {t_ref / t_ours:7.2f}x '
+                          f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%')
+        mem_size = parse_size(args.memory_size)
+        x = torch.randn(1, 3, *mem_size, device=device)
+        ours_cp_kwargs = dict(with_cp=True)
+        mem = dict(arch=arch, size=list(mem_size), swin_mm_mib=activation_mib(ours, x),
+                   mmdet_mib=activation_mib(ref, x))
+        for blk_stage in ours.layers:
+            blk_stage.with_cp = ours_cp_kwargs['with_cp']
+        mem['swin_mm_with_cp_mib'] = activation_mib(ours, x)
+        for blk_stage in ours.layers:
+            blk_stage.with_cp = False
+        if device.type == 'cuda':
+            mem['swin_mm_cuda_peak_mib'] = cuda_peak_mib(ours, x)
+            mem['mmdet_cuda_peak_mib'] = cuda_peak_mib(ref, x)
+        result.setdefault('memory', []).append(mem)
+        print(f'activation memory, {arch} {mem_size[0]}x{mem_size[1]} training step: swin_mm '
+              f'{mem["swin_mm_mib"]:.0f} MiB, mmdet {mem["mmdet_mib"]:.0f} MiB '
+              f'({mem["swin_mm_mib"] / mem["mmdet_mib"]:.2f}x), swin_mm with_cp '
+              f'{mem["swin_mm_with_cp_mib"]:.0f} MiB')
+        scaling = dict(arch=arch, pixels=[], swin_mm_s=[], mmdet_s=[])
+        for size in map(parse_size, args.scaling_sizes):
+            x = torch.randn(1, 3, *size, device=device)
+            t_ours, t_ref = time_pair(ours, ref, x, max(1, args.repeats // 2), False, None)
+            scaling['pixels'].append(size[0] * size[1])
+            scaling['swin_mm_s'].append(t_ours)
+            scaling['mmdet_s'].append(t_ref)
+        scaling['swin_mm_exponent'] = fit_exponent(scaling['pixels'], scaling['swin_mm_s'])
+        scaling['mmdet_exponent'] = fit_exponent(scaling['pixels'], scaling['mmdet_s'])
+        result.setdefault('scaling', []).append(scaling)
+        print(f'forward time ~ pixels^k, {arch}: swin_mm k={scaling["swin_mm_exponent"]:.2f}, '
+              f'mmdet k={scaling["mmdet_exponent"]:.2f}')
+    os.makedirs(args.out, exist_ok=True)
+    stem = osp.join(args.out, f'benchmark_{device.type}')
+    with open(stem + '.json', 'w') as f:
+        json.dump(result, f, indent=1)
+    plot(result, stem + '.png')
+    print(f'wrote {stem}.json and {stem}.png')
+    return result
+
+
+def plot(result, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in result.get('scaling', []):
+        mp = [p / 1e6 for p in s['pixels']]
+        ax.plot(mp, s['swin_mm_s'], 'o-', label=f'swin_mm {s["arch"]} (k={s["swin_mm_exponent"]:.2f})')
+        ax.plot(mp, s['mmdet_s'], 's--', label=f'mmdet {s["arch"]} (k={s["mmdet_exponent"]:.2f})')
+    ax.set(xlabel='megapixels', ylabel='forward time (s)', xscale='log', yscale='log',
+           title=f'Swin forward, {result["device"]}')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == '__main__':
+    main()
