@@ -1,0 +1,107 @@
+"""Random scenes of textured shapes on varied backgrounds: the pixels of the built-in toy datasets.
+
+A scene is an (H, W, 3) uint8 RGB image and a list of objects, each a class index into
+:data:`SHAPE_CLASSES` and its visible (H, W) bool mask (later objects occlude earlier ones).
+Everything is drawn from a ``numpy.random.Generator``, so a seed fixes the scene.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ['SHAPE_CLASSES', 'draw_scene']
+
+SHAPE_CLASSES = ('circle', 'square', 'triangle', 'star', 'ring')
+MIN_VISIBLE_FRACTION = 0.4  # an object more hidden than this is left out of the scene
+MIN_VISIBLE_PIXELS = 30
+
+
+def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float image: a colour gradient, stripes, or smooth noise."""
+    kind = rng.integers(3)
+    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == 0:
+        angle = rng.uniform(0, 2 * math.pi)
+        t = (xx * math.cos(angle) + yy * math.sin(angle))
+        t = (t - t.min()) / max(float(np.ptp(t)), 1.0)
+    elif kind == 1:
+        period, angle = rng.uniform(6, 24), rng.uniform(0, math.pi)
+        t = 0.5 + 0.5 * np.sin(2 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / period)
+    else:
+        coarse = rng.uniform(0, 1, (max(h // 16, 2), max(w // 16, 2))).astype(np.float32)
+        t = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    return c0 * (1 - t[..., None]) + c1 * t[..., None]
+
+
+def _shape_mask(rng: np.random.Generator, cls: int, h: int, w: int) -> np.ndarray:
+    """(h, w) bool mask of one shape of class ``cls`` at a random place, size and angle."""
+    r = rng.uniform(14, 40) * min(h, w) / 160
+    cx, cy = rng.uniform(r * 0.6, w - r * 0.6), rng.uniform(r * 0.6, h - r * 0.6)
+    angle = rng.uniform(0, 2 * math.pi)
+    mask = np.zeros((h, w), np.uint8)
+    centre = (int(round(cx)), int(round(cy)))
+    if SHAPE_CLASSES[cls] == 'circle':
+        cv2.circle(mask, centre, int(round(r)), 1, -1)
+    elif SHAPE_CLASSES[cls] == 'ring':
+        cv2.circle(mask, centre, int(round(r)), 1, -1)
+        cv2.circle(mask, centre, int(round(r * rng.uniform(0.45, 0.65))), 0, -1)
+    else:
+        corners = {'square': 4, 'triangle': 3, 'star': 10}[SHAPE_CLASSES[cls]]
+        radii = [r if i % 2 == 0 or SHAPE_CLASSES[cls] != 'star' else r * 0.45
+                 for i in range(corners)]
+        points = [(cx + rad * math.cos(angle + 2 * math.pi * i / corners),
+                   cy + rad * math.sin(angle + 2 * math.pi * i / corners))
+                  for i, rad in enumerate(radii)]
+        cv2.fillPoly(mask, [np.round(np.array(points)).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float fill: a flat colour, two-colour stripes or speckle."""
+    c0 = rng.uniform(0, 255, 3)
+    kind = rng.integers(3)
+    if kind == 0:
+        return np.broadcast_to(c0, (h, w, 3))
+    c1 = rng.uniform(0, 255, 3)
+    if kind == 1:
+        yy, xx = np.mgrid[0:h, 0:w]
+        t = ((xx + yy * rng.choice([-1, 0, 1])) // int(rng.integers(3, 8))) % 2
+    else:
+        t = rng.uniform(0, 1, (h, w)) < 0.3
+    return np.where(t[..., None].astype(bool), c1, c0)
+
+
+def draw_scene(rng: np.random.Generator, size: Tuple[int, int] = (160, 160),
+               max_objects: int = 3) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
+    """One random scene.
+
+    Args:
+        rng: the random source (a seed fixes the scene).
+        size: (H, W) in pixels.
+        max_objects: at most this many shapes (at least one).
+
+    Returns:
+        (image, objects): image (H, W, 3) uint8 RGB; objects a list of (class index, (H, W) bool
+        visible mask), in drawing order, each at least 40% and 30 pixels visible.
+    """
+    h, w = size
+    image = _background(rng, h, w)
+    drawn: List[Tuple[int, np.ndarray, np.ndarray]] = []  # (class, full mask, visible mask)
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        cls = int(rng.integers(len(SHAPE_CLASSES)))
+        mask = _shape_mask(rng, cls, h, w)
+        if mask.sum() < MIN_VISIBLE_PIXELS:
+            continue
+        hidden = [(c, full, vis & ~mask) for c, full, vis in drawn]
+        if any(v.sum() < max(MIN_VISIBLE_FRACTION * f.sum(), MIN_VISIBLE_PIXELS)
+               for _, f, v in hidden):
+            continue  # would hide an earlier object too much: leave this one out
+        image = np.where(mask[..., None], _texture(rng, h, w), image)
+        drawn = hidden + [(cls, mask, mask)]
+    noise = rng.normal(0, rng.uniform(0, 8), image.shape)
+    image = np.clip(image + noise, 0, 255).astype(np.uint8)
+    return image, [(c, vis) for c, _, vis in drawn]
