@@ -21,5 +21,5 @@ def register_all() -> bool:
         return False
     if MODELS.get('SwinBackbone') is not SwinBackbone:
         MODELS.register_module(name='SwinBackbone', module=SwinBackbone, force=True)
-    from .engine import hooks  # noqa: F401  (registers swin_mm's hooks in the root HOOKS)
+    from .engine import guards, hooks  # noqa: F401  (register swin_mm's hooks and wrappers)
     return True

@@ -63,9 +63,9 @@ def safe_load(path: str | os.PathLike, map_location: Any = 'cpu', trust_pickle: 
         raise CheckpointError(f'checkpoint file {path!r} is empty (0 bytes)')
     if trust_pickle:
         return torch.load(path, map_location=map_location, weights_only=False)
+    allow_mmengine_globals()  # process-wide (torch's safe_globals context drops earlier entries)
     try:
-        with torch.serialization.safe_globals(_mmengine_safe_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         if isinstance(err, __import__('pickle').UnpicklingError) and 'weights_only' in str(err):
             try:

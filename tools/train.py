@@ -60,10 +60,15 @@ def configure(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from swin_mm.engine import build_runner, check_data_paths, prepare_runtime
+    from swin_mm.engine import (build_runner, check_data_paths, check_model_channels,
+                                prepare_runtime)
     prepare_runtime()
     cfg = configure(args)
+    check_model_channels(cfg)
     check_data_paths(cfg, ('train_dataloader', 'val_dataloader'))
+    if cfg.get('resume') and cfg.get('load_from'):
+        from swin_mm.serialization import safe_load
+        safe_load(cfg.load_from)  # a clear error for a missing, truncated or unsafe file
     runner = build_runner(cfg)
     runner.train()
     return runner

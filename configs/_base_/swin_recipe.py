@@ -1,6 +1,8 @@
 # The Swin paper's detection recipe as named pieces, referenced by the configs as {{_base_.swin_*}}
 # (names unique, so this file composes with any MMDetection base without key clashes).
 custom_imports = dict(imports=['swin_mm'], allow_failed_imports=False)
+# Stop at a NaN/inf loss, naming the iteration and the loss terms, before anything is saved.
+custom_hooks = [dict(type='NonFiniteLossHook')]
 
 # Multi-scale training, a random choice of two policies: (a) shorter side 480..800 (step 32),
 # longer side <= 1333; (b) shorter side 400/500/600, an absolute-range crop of 384-600, then (a).

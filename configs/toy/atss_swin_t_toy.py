@@ -1,7 +1,7 @@
 # ATSS Swin-T on the built-in toy dataset: the real config with the data, scale and schedule of
 # _base_/toy_coco.py (see mask_rcnn_swin_t_toy.py).
 _base_ = ['../atss_swin_t_coco_3x.py', './_base_/toy_coco.py']
-model = dict(backbone=dict(init_cfg=None, drop_path_rate=0.1), bbox_head=dict(num_classes=5),
+model = dict(backbone=dict(init_cfg=None, drop_path_rate=0.0), bbox_head=dict(num_classes=5),
              test_cfg=dict(nms_pre=300, max_per_img=20))
 
 train_dataloader = {{_base_.toy_train_dataloader}}

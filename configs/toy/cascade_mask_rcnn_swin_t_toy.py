@@ -4,13 +4,22 @@
 _base_ = ['../cascade_mask_rcnn_swin_t_coco_3x.py', './_base_/toy_coco.py']
 
 
-def _box():  # noqa: E302 (a helper: mmengine keeps no function in the config)
-    return dict(num_classes=5, norm_cfg=dict(type='BN', requires_grad=True))
+def _box(stds):  # noqa: E302 (lists replace, not merge: the whole head, 5 classes and BN)
+    return dict(
+        type='ConvFCBBoxHead', num_shared_convs=4, num_shared_fcs=1, in_channels=256,
+        conv_out_channels=256, fc_out_channels=1024, roi_feat_size=7, num_classes=5,
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0, 0.0, 0.0, 0.0],
+                        target_stds=stds),
+        reg_class_agnostic=False, reg_decoded_bbox=True,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+        loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
 
 
 model = dict(
-    backbone=dict(init_cfg=None, drop_path_rate=0.1),  # no ImageNet weights offline
-    roi_head=dict(bbox_head=[_box(), _box(), _box()], mask_head=dict(num_classes=5)),
+    backbone=dict(init_cfg=None, drop_path_rate=0.0),  # no ImageNet weights offline
+    roi_head=dict(bbox_head=[_box([0.1, 0.1, 0.2, 0.2]), _box([0.05, 0.05, 0.1, 0.1]),
+                             _box([0.033, 0.033, 0.067, 0.067])], mask_head=dict(num_classes=5)),
     train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300)),
     test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=20)))
 

@@ -3,7 +3,7 @@
 # and RoI counts are scaled down with the images (the RoI heads dominate CPU time).
 _base_ = ['../mask_rcnn_swin_t_coco.py', './_base_/toy_coco.py']
 model = dict(
-    backbone=dict(init_cfg=None, drop_path_rate=0.1),  # no ImageNet weights offline
+    backbone=dict(init_cfg=None, drop_path_rate=0.0),  # no ImageNet weights offline
     roi_head=dict(bbox_head=dict(num_classes=5), mask_head=dict(num_classes=5)),
     train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300),
                    rcnn=dict(sampler=dict(num=64))),

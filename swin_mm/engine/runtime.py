@@ -1,9 +1,11 @@
 """What tools/train.py and tools/test.py do around MMEngine's Runner, for any task.
 
-- :func:`prepare_runtime`: registers swin_mm, allow-lists MMEngine's own checkpoint classes for
-  ``torch.load(weights_only=True)``, and makes MMEngine write checkpoints atomically.
+- :func:`prepare_runtime`: registers swin_mm, allow-lists MMEngine's own data classes for
+  ``torch.load(weights_only=True)`` (and keeps code references out of the checkpoints it writes),
+  and makes MMEngine write checkpoints atomically.
 - :func:`check_data_paths`: a missing dataset is a clear error naming the path and the expected
-  layout, before any worker starts.
+  layout, and a malformed one names the file and the item (:mod:`.dataset_checks`), before any
+  worker starts.
 - :func:`build_runner`: ``Runner.from_cfg`` or the config's ``runner_type``.
 """
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import os
 from typing import Iterator, List, Optional, Tuple
 
-__all__ = ['prepare_runtime', 'check_data_paths', 'build_runner', 'DatasetNotFoundError',
-           'latest_good_checkpoint']
+__all__ = ['prepare_runtime', 'check_data_paths', 'check_model_channels', 'build_runner',
+           'DatasetNotFoundError', 'latest_good_checkpoint']
 
 _LAYOUTS = {
     'CocoDataset': 'ROOT/annotations/instances_{train,val}2017.json and ROOT/{train,val}2017/*.jpg',
     'ADE20KDataset': 'ROOT/images/{training,validation}/*.jpg and '
                      'ROOT/annotations/{training,validation}/*.png',
+    'BaseSegDataset': 'ROOT/<data_prefix.img_path>/*<img_suffix> and '
+                      'ROOT/<data_prefix.seg_map_path>/*<seg_map_suffix>',
 }
 
 
@@ -37,6 +41,43 @@ def prepare_runtime() -> None:
         atomic_save(checkpoint, filename)
 
     mm_runner.save_checkpoint = save_checkpoint_atomically
+    _pickle_history_buffers_as_data()
+    _allow_cpu_distributed()
+
+
+def _allow_cpu_distributed() -> None:
+    """Without CUDA, ``--launcher pytorch`` (torchrun) runs on CPU processes over gloo.
+
+    MMEngine 0.10.7 calls ``torch.cuda.set_device`` unconditionally in its PyTorch launcher, and
+    configs default to the NCCL backend, which needs GPUs."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    from mmengine.dist import utils as dist_utils
+
+    def init_dist_pytorch_on_cpu(backend: str = 'gloo', init_backend: str = 'torch',
+                                 **kwargs) -> None:
+        if init_backend != 'torch':
+            raise ValueError(f'init_backend {init_backend!r} needs CUDA; on CPU only '
+                             f"'torch' (gloo) is supported")
+        dist.init_process_group(backend='gloo' if backend == 'nccl' else backend, **kwargs)
+
+    dist_utils._init_dist_pytorch = init_dist_pytorch_on_cpu
+
+
+def _pickle_history_buffers_as_data() -> None:
+    """MMEngine's HistoryBuffer pickles its class-level statistics functions (via ``getattr``),
+    which ``torch.load(weights_only=True)`` rightly refuses. Its ``__setstate__`` restores the
+    defaults when they are absent, so leave them out: the log buffers become plain data."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    def getstate(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop('statistics_methods', None)
+        return state
+
+    HistoryBuffer.__getstate__ = getstate
 
 
 def _datasets(cfg) -> Iterator[Tuple[str, dict]]:
@@ -67,6 +108,7 @@ def check_data_paths(cfg, splits: Tuple[str, ...] = ('train_dataloader', 'val_da
 
     Only local paths are checked (a ``backend_args`` of another storage is trusted).
     """
+    checked = set()
     for split, dataset in _datasets(cfg):
         if split not in splits or dataset.get('backend_args'):
             continue
@@ -78,6 +120,27 @@ def check_data_paths(cfg, splits: Tuple[str, ...] = ('train_dataloader', 'val_da
                     f'{split}: {kind} path not found: {path!r}. Expected {layout} under data_root '
                     f'{dataset.get("data_root")!r}; set it with --cfg-options or generate the toy '
                     f'dataset (see README).')
+        _check_files(dataset, checked)
+
+
+def _check_files(dataset: dict, checked: set) -> None:
+    """The contents of a COCO-style or folder-style segmentation dataset (once per path)."""
+    from .dataset_checks import check_coco_annotations, check_segmentation_folders
+    root = dataset.get('data_root') or ''
+    prefix = dataset.get('data_prefix') or {}
+    ann_file = dataset.get('ann_file') or ''
+    if ann_file.endswith('.json') and 'img' in prefix:
+        key = (os.path.join(root, ann_file), os.path.join(root, prefix['img']))
+        if key not in checked:
+            check_coco_annotations(*key)
+    elif 'img_path' in prefix and 'seg_map_path' in prefix and not ann_file:
+        key = (os.path.join(root, prefix['img_path']), os.path.join(root, prefix['seg_map_path']),
+               dataset.get('img_suffix', '.jpg'), dataset.get('seg_map_suffix', '.png'))
+        if key not in checked:
+            check_segmentation_folders(*key)
+    else:
+        return
+    checked.add(key)
 
 
 def latest_good_checkpoint(work_dir: str) -> Optional[str]:
@@ -101,8 +164,52 @@ def latest_good_checkpoint(work_dir: str) -> Optional[str]:
     return None
 
 
+def check_model_channels(cfg) -> None:
+    """Raise ValueError when the neck's or the heads' input channels disagree with what the
+    SwinBackbone of the config emits (checked before any data is loaded)."""
+    model = cfg.get('model', {})
+    backbone = model.get('backbone', {})
+    if backbone.get('type') != 'SwinBackbone':
+        return
+    from swin_mm import SwinBackbone
+    stages = SwinBackbone.channels_of(backbone)
+    out_indices = list(backbone.get('out_indices', range(len(stages))))
+    bad = [i for i in out_indices if not 0 <= i < len(stages)]
+    if bad:
+        raise ValueError(f'model.backbone.out_indices {out_indices}: {bad} out of range for '
+                         f'{len(stages)} stages')
+    emitted = [stages[i] for i in out_indices]
+    neck = model.get('neck')
+    if isinstance(neck, dict) and 'in_channels' in neck and list(neck['in_channels']) != emitted:
+        raise ValueError(f'model.neck.in_channels {list(neck["in_channels"])} do not match the '
+                         f'backbone, which emits {emitted} (out_indices {out_indices})')
+    for name in ('decode_head', 'auxiliary_head'):
+        head = model.get(name)
+        if not isinstance(head, dict) or 'in_channels' not in head:
+            continue
+        index = head.get('in_index', -1)
+        want = [emitted[i] for i in index] if isinstance(index, (list, tuple)) else emitted[index]
+        have = list(head['in_channels']) if isinstance(want, list) else head['in_channels']
+        if have != want:
+            raise ValueError(f'model.{name}.in_channels {have} do not match the backbone outputs '
+                             f'{want} at in_index {index}')
+
+
 def build_runner(cfg):
     """A Runner for ``cfg`` (``runner_type`` when the config names one)."""
+    import torch
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    if cfg.get('launcher', 'none') != 'none' and not torch.cuda.is_available():
+        # DistributedDataParallel over CPU processes takes no device_ids (MMEngine passes the rank)
+        wrapper = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
+    if isinstance(cfg.get('visualizer'), dict):
+        # the visualizer is a named global: a second Runner in one process (tests, notebooks)
+        # would otherwise draw into the first one's folders
+        import uuid
+        cfg.visualizer['name'] = f'{cfg.visualizer.get("name", "visualizer")}_{uuid.uuid4().hex[:8]}'
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

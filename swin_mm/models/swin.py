@@ -191,8 +191,11 @@ class SwinBackbone(nn.Module):
                  with_cp: bool = False, mask_padding: bool = False,
                  init_cfg: Optional[dict] = None, pretrained: Optional[str] = None,
                  convert_weights: bool = False, strides: Optional[Sequence[int]] = None,
-                 act_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None) -> None:
+                 act_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None,
+                 **unknown) -> None:
         super().__init__()
+        if unknown:
+            raise TypeError(_unknown_arguments_message(unknown))
         dims, depths, num_heads = _resolve_arch(arch, embed_dims, depths, num_heads)
         _check_mmdet_compat(patch_size, len(depths), strides, act_cfg, norm_cfg)
         num_stages = len(depths)
@@ -243,6 +246,17 @@ class SwinBackbone(nn.Module):
         self._freeze_stages()
 
     # --- what the backbone emits ---------------------------------------------------------------
+    @staticmethod
+    def channels_of(cfg: dict) -> Tuple[int, ...]:
+        """Channels of every stage (not only the emitted ones) of the backbone that a config dict
+        of SwinBackbone arguments would build, without building it (unknown arguments raise)."""
+        unknown = {k: v for k, v in cfg.items() if k not in _known_arguments() + ['type', '_scope_']}
+        if unknown:
+            raise TypeError(_unknown_arguments_message(unknown))
+        dims, depths, _ = _resolve_arch(cfg.get('arch'), cfg.get('embed_dims'), cfg.get('depths'),
+                                        cfg.get('num_heads'))
+        return tuple(dims * 2 ** i for i in range(len(depths)))
+
     @property
     def out_channels(self) -> Tuple[int, ...]:
         """Channels of each emitted map, in ``out_indices`` order (e.g. FPN ``in_channels``)."""
@@ -265,7 +279,12 @@ class SwinBackbone(nn.Module):
 
     # --- forward -------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """(B, in_channels, H, W) float image -> tuple of (B, C_i, H_i, W_i) maps for out_indices."""
+        """(B, in_channels, H, W) float image -> tuple of (B, C_i, H_i, W_i) maps for out_indices.
+
+        Non-tensor, non-4-D, wrong-channel, empty or non-floating-point input raises a ValueError or
+        TypeError saying what was expected. NaN/inf values are not checked (that would synchronise
+        the device every call): they propagate to that image's outputs, never to other images.
+        """
         self._check_input(x)
         x = self.patch_embed(x)  # B, Wh, Ww, C
         if self.absolute_pos_embed is not None:
@@ -337,6 +356,22 @@ class SwinBackbone(nn.Module):
             raise ValueError(f'init_cfg {self.init_cfg} has no checkpoint')
         from ..checkpoint import load_pretrained
         load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+
+
+def _known_arguments() -> List[str]:
+    import inspect
+    return [p for p in inspect.signature(SwinBackbone.__init__).parameters
+            if p not in ('self', 'unknown')]
+
+
+def _unknown_arguments_message(unknown: dict) -> str:
+    import difflib
+    known = _known_arguments()
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        parts.append(f'{name!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
+    return f'SwinBackbone got unknown argument(s) {", ".join(parts)}'
 
 
 def _check_mmdet_compat(patch_size: int, num_stages: int, strides: Optional[Sequence[int]],

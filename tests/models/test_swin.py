@@ -230,3 +230,8 @@ def test_mmdet_constructor_arguments_accepted():
                          convert_weights=True, frozen_stages=-1, init_cfg=None)
     assert model.out_channels == (96, 192, 384, 768)
     assert SwinBackbone(pretrained='x.pth').init_cfg == dict(type='Pretrained', checkpoint='x.pth')
+
+
+def test_typo_in_an_argument_names_the_likely_one():
+    with pytest.raises(TypeError, match=r"'embed_dim' \(did you mean 'embed_dims'\?\)"):
+        SwinBackbone(embed_dim=96)

@@ -20,7 +20,7 @@ toy_test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 toy_train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
+    batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=toy_data_root, metainfo=toy_metainfo, pipeline=toy_train_pipeline,
                  ann_file='annotations/instances_train2017.json',
                  data_prefix=dict(img='train2017/')))
@@ -30,16 +30,18 @@ toy_val_dataloader = dict(
                  ann_file='annotations/instances_val2017.json', data_prefix=dict(img='val2017/')))
 toy_val_evaluator = dict(ann_file=toy_data_root + 'annotations/instances_val2017.json')
 
-# Schedule: 8 epochs of 100 iterations (batch 4), a higher learning rate, a 50-iteration warm-up,
-# steps at epochs 6 and 7.
-toy_max_epochs = 8
-toy_optim_wrapper = dict(optimizer=dict(lr=4e-4), clip_grad=dict(max_norm=10.0))
+# Schedule: 4 epochs of 200 iterations (batch 2), a higher learning rate, a 50-iteration warm-up,
+# one step (x0.1) before the last epoch.
+toy_max_epochs = 4
+toy_optim_wrapper = dict(optimizer=dict(lr=5e-4), clip_grad=dict(max_norm=10.0))
 toy_param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', begin=0, end=toy_max_epochs, by_epoch=True, milestones=[6, 7],
+    dict(type='MultiStepLR', begin=0, end=toy_max_epochs, by_epoch=True, milestones=[3],
          gamma=0.1),
 ]
 toy_train_cfg = dict(max_epochs=toy_max_epochs, val_interval=2)
-toy_default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=2, max_keep_ckpts=2))
-toy_custom_hooks = [dict(type='TrainingCurvesHook')]
-toy_auto_scale_lr = dict(base_batch_size=4)
+toy_default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))
+# Reseeding every epoch makes a resumed run continue exactly as an uninterrupted one.
+toy_custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='EpochSeedHook', seed=0),
+                    dict(type='TrainingCurvesHook')]
+toy_auto_scale_lr = dict(base_batch_size=2)
