@@ -44,9 +44,10 @@ def _trigger_visualization(cfg, args):
         hook['show'] = True
         hook['wait_time'] = args.wait_time
     if args.show_dir:
-        from mmengine.registry import HOOKS, DefaultScope
-        with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-            hook_cls = HOOKS.get(hook['type'])
+        import importlib
+        scope = cfg.get('default_scope')  # look the hook up in its own scope's registry
+        registry = importlib.import_module(f'{scope}.registry' if scope else 'mmengine.registry')
+        hook_cls = registry.HOOKS.get(hook['type'])
         if hook_cls is not None and 'test_out_dir' in inspect.signature(hook_cls).parameters:
             hook['test_out_dir'] = args.show_dir  # MMDetection's hook
         else:
@@ -84,10 +85,12 @@ def configure(args):
 def main(argv=None):
     """Run the test loop; returns the metrics dict."""
     args = parse_args(argv)
-    from swin_mm.engine import build_runner, check_data_paths, prepare_runtime
+    from swin_mm.engine import (build_runner, check_data_paths, check_model_channels,
+                                prepare_runtime)
     from swin_mm.serialization import safe_load
     prepare_runtime()
     cfg = configure(args)
+    check_model_channels(cfg)
     check_data_paths(cfg, ('test_dataloader',))
     safe_load(args.checkpoint)  # a clear error for a missing, truncated or unsafe file
     runner = build_runner(cfg)

@@ -1,6 +1,5 @@
 """Mask R-CNN, Cascade Mask R-CNN and ATSS: a few iterations through tools/train.py on a tiny
 generated dataset, then tools/test.py on the checkpoint it wrote: finite losses, COCO metrics."""
-import glob
 import math
 import os
 
@@ -37,12 +36,13 @@ def check_losses(runner):
     assert len(history) == 2 and all(math.isfinite(v) for v in history)
 
 
-@pytest.mark.parametrize('config, kinds', [
-    ('mask_rcnn_swin_t_toy.py', ('bbox', 'segm')),
-    ('cascade_mask_rcnn_swin_t_toy.py', ('bbox', 'segm')),
-    ('atss_swin_t_toy.py', ('bbox',)),
+@pytest.mark.parametrize('config, kinds, extra', [
+    ('mask_rcnn_swin_t_toy.py', ('bbox', 'segm'), ()),
+    ('cascade_mask_rcnn_swin_t_toy.py', ('bbox', 'segm'), ()),
+    # after 2 iterations ATSS's scores are still at their 0.01 prior, under its 0.05 threshold
+    ('atss_swin_t_toy.py', ('bbox',), ('model.test_cfg.score_thr=0.0',)),
 ])
-def test_train_then_test(tmp_path, tiny_coco, config, kinds):
+def test_train_then_test(tmp_path, tiny_coco, config, kinds, extra):
     train, test = load_tool('train'), load_tool('test')
     work = str(tmp_path / 'work')
     runner = train.main([config_path(f'toy/{config}'), '--work-dir', work,
@@ -52,12 +52,10 @@ def test_train_then_test(tmp_path, tiny_coco, config, kinds):
     assert os.path.isfile(ckpt)
     metrics = test.main([config_path(f'toy/{config}'), ckpt, '--work-dir', str(tmp_path / 'test'),
                          '--out', str(tmp_path / 'preds.pkl'),
-                         '--show-dir', str(tmp_path / 'vis'), *data_options(tiny_coco)])
+                         '--show-dir', str(tmp_path / 'vis'), *data_options(tiny_coco, *extra)])
     for kind in kinds:
         for key in COCO_KEYS:
             value = metrics[f'coco/{kind}_{key}']
             assert 0.0 <= value <= 1.0 or value == -1.0, (key, value)  # -1: no object that size
     assert os.path.getsize(tmp_path / 'preds.pkl') > 0
-    assert len(glob.glob(str(tmp_path / 'test' / '*' / str(tmp_path / 'vis').lstrip('/')
-                             / '*.jpg'))) + len(glob.glob(str(tmp_path / '**' / '*.jpg'),
-                                                          recursive=True)) >= 2
+    assert len(list((tmp_path / 'vis').glob('*.jpg'))) == 2  # one drawn image per val image

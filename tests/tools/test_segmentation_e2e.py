@@ -22,7 +22,8 @@ def data_options(root):
             f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
             'train_dataloader.batch_size=2', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
             'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
-            'model.backbone.depths=[2,2,2,2]', 'param_scheduler.1.end=2']
+            'model.backbone.depths=[2,2,2,2]', 'param_scheduler.0.end=1',
+            'param_scheduler.1.begin=1', 'param_scheduler.1.end=2']
 
 
 def test_train_then_test_single_scale_and_tta(tmp_path, tiny_ade):
@@ -33,8 +34,10 @@ def test_train_then_test_single_scale_and_tta(tmp_path, tiny_ade):
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     ckpt = os.path.join(work, 'iter_2.pth')
-    for extra in ([], ['--tta']):
+    for extra in (['--show-dir', str(tmp_path / 'vis')], ['--tta']):
         metrics = test.main([config, ckpt, '--work-dir', str(tmp_path / f'test{len(extra)}'),
                              *extra, *data_options(tiny_ade)])
         for key in ('aAcc', 'mIoU', 'mAcc'):
             assert 0.0 <= metrics[key] <= 100.0, (key, metrics[key])
+    drawn = list((tmp_path / 'vis').rglob('*.png'))
+    assert len(drawn) == 2, drawn  # one blended prediction per val image
