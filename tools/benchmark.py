@@ -93,6 +93,12 @@ def activation_mib(model, x):
                                   exclude=model.parameters()) / 2 ** 20
 
 
+def set_with_cp(model, enabled):
+    """Switch swin_mm's per-block gradient checkpointing on or off in place."""
+    for stage in model.layers:
+        stage.with_cp = enabled
+
+
 def cuda_peak_mib(model, x):
     torch.cuda.reset_peak_memory_stats()
     model.train()
@@ -154,14 +160,11 @@ def main(argv=None):
                           f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%')
         mem_size = parse_size(args.memory_size)
         x = torch.randn(1, 3, *mem_size, device=device)
-        ours_cp_kwargs = dict(with_cp=True)
         mem = dict(arch=arch, size=list(mem_size), swin_mm_mib=activation_mib(ours, x),
                    mmdet_mib=activation_mib(ref, x))
-        for blk_stage in ours.layers:
-            blk_stage.with_cp = ours_cp_kwargs['with_cp']
+        set_with_cp(ours, True)
         mem['swin_mm_with_cp_mib'] = activation_mib(ours, x)
-        for blk_stage in ours.layers:
-            blk_stage.with_cp = False
+        set_with_cp(ours, False)
         if device.type == 'cuda':
             mem['swin_mm_cuda_peak_mib'] = cuda_peak_mib(ours, x)
             mem['mmdet_cuda_peak_mib'] = cuda_peak_mib(ref, x)
