@@ -148,16 +148,18 @@ def main(argv=None):
             for dtype in dtypes:
                 for train in (False, True):
                     t_ours, t_ref = time_pair(ours, ref, x, args.repeats, train, dtype)
-                    gfs = flops / t_ours / 1e9 if not train else float('nan')
+                    gfs = flops / t_ours / 1e9 if not train else None
                     row = dict(arch=arch, size=list(size), dtype=str(dtype or 'fp32'),
                                mode='fwd+bwd' if train else 'forward', swin_mm_s=t_ours,
                                mmdet_s=t_ref, speedup=t_ref / t_ours, rel_error=err,
                                forward_gflop=flops / 1e9, forward_gflops_rate=gfs,
                                fraction_of_matmul=gfs * 1e9 / rate if not train else None)
                     result['rows'].append(row)
+                    rate_text = (f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%' if not train
+                                 else f'{"-":>8} {"-":>8}')  # FLOPs are counted for forward
                     print(f'{arch:5} {size[0]:>4}x{size[1]:<4} {row["dtype"][-4:]:>5} '
                           f'{row["mode"]:>8} {t_ours:9.3f} {t_ref:8.3f} {t_ref / t_ours:7.2f}x '
-                          f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%')
+                          f'{rate_text}')
         mem_size = parse_size(args.memory_size)
         x = torch.randn(1, 3, *mem_size, device=device)
         mem = dict(arch=arch, size=list(mem_size), swin_mm_mib=activation_mib(ours, x),

@@ -65,15 +65,8 @@ def _use_tta(cfg, path):
 
 
 def configure(args):
-    from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    from swin_mm.engine import load_config
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         _trigger_visualization(cfg, args)

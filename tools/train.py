@@ -33,15 +33,8 @@ def parse_args(argv=None):
 
 def configure(args):
     """The config with the command line applied."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    from swin_mm.engine import load_config
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -30,7 +30,8 @@ class TrainingCurvesHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if outputs and 'loss' in outputs:
-            self.losses.append([runner.iter + 1, float(outputs['loss'])])
+            loss = outputs['loss']
+            self.losses.append([runner.iter + 1, float(getattr(loss, 'detach', lambda: loss)())])
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if not metrics:

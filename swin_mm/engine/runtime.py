@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import Iterator, List, Optional, Tuple
 
-__all__ = ['prepare_runtime', 'check_data_paths', 'check_model_channels', 'build_runner',
-           'DatasetNotFoundError', 'latest_good_checkpoint']
+__all__ = ['prepare_runtime', 'load_config', 'check_data_paths', 'check_model_channels',
+           'build_runner', 'DatasetNotFoundError', 'latest_good_checkpoint']
 
 _LAYOUTS = {
     'CocoDataset': 'ROOT/annotations/instances_{train,val}2017.json and ROOT/{train,val}2017/*.jpg',
@@ -193,6 +193,23 @@ def check_model_channels(cfg) -> None:
         if have != want:
             raise ValueError(f'model.{name}.in_channels {have} do not match the backbone outputs '
                              f'{want} at in_index {index}')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none'):
+    """The MMEngine Config at ``path`` with command-line overrides applied, as MMDetection's
+    tools do: ``--cfg-options``, ``--work-dir`` (default ``./work_dirs/<config name>``),
+    ``--launcher``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = os.path.join('./work_dirs', os.path.splitext(os.path.basename(path))[0])
+    return cfg
 
 
 def build_runner(cfg):

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -29,17 +30,26 @@ def _losses(runner):
     return list(runner.message_hub.get_scalar('train/loss').data[0])
 
 
-def test_resumed_run_matches_uninterrupted_run(tmp_path, tiny_coco):
+def test_run_killed_mid_epoch_resumes_and_matches_uninterrupted_run(tmp_path, tiny_coco):
+    """N iterations straight versus: SIGKILL during the second epoch, then --resume."""
     train = load_tool('train')
     opts = data_options(tiny_coco, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=10',
                         'randomness.seed=0', 'randomness.deterministic=True')
     straight = _losses(train.main([CONFIG, '--work-dir', str(tmp_path / 'a'), *opts]))
-    first = train.main([CONFIG, '--work-dir', str(tmp_path / 'b'),
-                        *data_options(tiny_coco, 'train_cfg.max_epochs=1', 'randomness.seed=0',
-                                      'randomness.deterministic=True')])
-    assert len(straight) == 4 and len(_losses(first)) == 2
-    resumed = train.main([CONFIG, '--work-dir', str(tmp_path / 'b'), '--resume', *opts])
-    assert resumed.iter == 4
+    work = tmp_path / 'b'
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tools', 'train.py'), CONFIG,
+                             '--work-dir', str(work), *opts], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline and not (work / 'epoch_1.pth').exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # somewhere in epoch 2
+    proc.wait()
+    assert (work / 'epoch_1.pth').exists(), 'the run died before its first checkpoint'
+    for late in work.glob('epoch_2.pth'):  # the kill came late: as if it had come earlier
+        late.unlink()
+    resumed = train.main([CONFIG, '--work-dir', str(work), '--resume', *opts])
+    assert len(straight) == 4 and resumed.iter == 4
     torch.testing.assert_close(_losses(resumed)[-2:], straight[2:], rtol=1e-5, atol=1e-6)
 
 
@@ -53,7 +63,6 @@ def test_sigkill_during_checkpoint_write_keeps_the_old_checkpoint(tmp_path):
             'atomic_save({"state_dict": {"w": torch.zeros(10**7)}, "x": Slow()}, %r)'
             % (ROOT, str(path)))
     proc = subprocess.Popen([sys.executable, '-c', code])
-    import time
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob('.epoch_1.pth.*.tmp')):
         time.sleep(0.2)
