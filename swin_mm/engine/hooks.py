@@ -16,22 +16,42 @@ class TrainingCurvesHook(Hook):
     """Plot the training loss and the validation metrics to ``work_dir/curves.png`` (and the
     numbers to ``curves.json``) after every validation and at the end of training.
 
+    A resumed run continues the curves of the run it resumes (``curves.json`` is read back and
+    cut at the resumed iteration); both files are replaced atomically.
+
     Args:
         metrics: validation metric names to plot; default: every metric ending in one of
             ``('bbox_mAP', 'segm_mAP', 'mIoU', 'mAcc', 'aAcc')``.
+        interval: also write every this many iterations (so that a killed run keeps its curves).
     """
 
     priority = 'LOW'
 
-    def __init__(self, metrics: Optional[List[str]] = None) -> None:
+    def __init__(self, metrics: Optional[List[str]] = None, interval: int = 50) -> None:
         self.metrics = metrics
+        self.interval = interval
         self.losses: List[List[float]] = []  # [iteration, loss]
         self.evals: List[Dict[str, float]] = []
+
+    def before_train(self, runner) -> None:
+        path = os.path.join(runner.work_dir, 'curves.json')
+        if not (runner.iter and os.path.isfile(path)):
+            return
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+        except ValueError:
+            runner.logger.warning(f'{path} is not valid JSON; the curves start afresh')
+            return
+        self.losses = [p for p in saved.get('loss', []) if p[0] <= runner.iter]
+        self.evals = [e for e in saved.get('eval', []) if e['iteration'] <= runner.iter]
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if outputs and 'loss' in outputs:
             loss = outputs['loss']
             self.losses.append([runner.iter + 1, float(getattr(loss, 'detach', lambda: loss)())])
+        if (runner.iter + 1) % self.interval == 0:
+            self._write(runner.work_dir)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if not metrics:
@@ -50,9 +70,12 @@ class TrainingCurvesHook(Hook):
         return name.endswith(('bbox_mAP', 'segm_mAP', 'mIoU', 'mAcc', 'aAcc'))
 
     def _write(self, work_dir: str) -> None:
-        with open(os.path.join(work_dir, 'curves.json'), 'w') as f:
+        path = os.path.join(work_dir, 'curves')
+        with open(path + '.json.tmp', 'w') as f:
             json.dump(dict(loss=self.losses, eval=self.evals), f)
-        plot_curves(self.losses, self.evals, os.path.join(work_dir, 'curves.png'))
+        os.replace(path + '.json.tmp', path + '.json')
+        plot_curves(self.losses, self.evals, path + '.tmp.png')
+        os.replace(path + '.tmp.png', path + '.png')
 
 
 def plot_curves(losses: List[List[float]], evals: List[Dict[str, float]], path: str) -> None:
