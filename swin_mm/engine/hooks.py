@@ -17,7 +17,7 @@ class TrainingCurvesHook(Hook):
     numbers to ``curves.json``) after every validation and at the end of training.
 
     A resumed run continues the curves of the run it resumes (``curves.json`` is read back and
-    cut at the resumed iteration); both files are replaced atomically.
+    cut at the resumed iteration); both files are replaced atomically, by the main process only.
 
     Args:
         metrics: validation metric names to plot; default: every metric ending in one of
@@ -70,6 +70,9 @@ class TrainingCurvesHook(Hook):
         return name.endswith(('bbox_mAP', 'segm_mAP', 'mIoU', 'mAcc', 'aAcc'))
 
     def _write(self, work_dir: str) -> None:
+        from mmengine.dist import is_main_process
+        if not is_main_process():  # one writer in distributed runs
+            return
         path = os.path.join(work_dir, 'curves')
         with open(path + '.json.tmp', 'w') as f:
             json.dump(dict(loss=self.losses, eval=self.evals), f)

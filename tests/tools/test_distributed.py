@@ -26,3 +26,4 @@ def test_torchrun_two_processes_train_and_checkpoint(tmp_path):
     log = done.stdout + done.stderr
     assert 'Distributed training: True' in log and 'GPU number: 2' in log  # (2 CPU processes)
     assert sorted(p.name for p in work.glob('*.pth')) == ['epoch_1.pth']
+    assert (work / 'curves.json').is_file() and not list(work.glob('*.tmp*'))  # one writer
