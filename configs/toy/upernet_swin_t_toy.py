@@ -64,3 +64,4 @@ default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=200, max
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='EpochSeedHook', seed=0),
                 dict(type='TrainingCurvesHook')]
 auto_scale_lr = dict(base_batch_size=4)
+randomness = dict(seed=0)  # the demo repeats run to run

@@ -45,3 +45,5 @@ toy_default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, m
 toy_custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='EpochSeedHook', seed=0),
                     dict(type='TrainingCurvesHook')]
 toy_auto_scale_lr = dict(base_batch_size=2)
+# A fixed seed: the demo's initialisation, sampling and augmentation repeat run to run.
+randomness = dict(seed=0)
