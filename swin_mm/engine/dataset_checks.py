@@ -46,8 +46,9 @@ def check_coco_annotations(ann_file: str, img_dir: str) -> dict:
             data = json.load(f)
     except json.JSONDecodeError as err:
         raise DatasetError(f'annotation file {ann_file!r} is not valid JSON: {err}') from None
-    missing = [k for k in ('images', 'annotations', 'categories') if k not in data]
-    if not isinstance(data, dict) or missing:
+    missing = [k for k in ('images', 'annotations', 'categories')
+               if not isinstance(data, dict) or k not in data]
+    if missing:
         raise DatasetError(f'annotation file {ann_file!r} is not in COCO format: no {missing} '
                            f'(expected keys images, annotations, categories)')
     if not data['images']:

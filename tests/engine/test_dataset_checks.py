@@ -111,3 +111,11 @@ def test_an_undecodable_image_is_named_when_loaded(tmp_path, coco):
     with pytest.raises(Exception, match=r'000000\.jpg'):
         load_tool('train').main([config_path('toy/mask_rcnn_swin_t_toy.py'), '--work-dir',
                                  str(tmp_path / 'w'), *data_options(root + '/')])
+
+
+@pytest.mark.parametrize('content', [5, [], {'images': []}])
+def test_json_that_is_not_a_coco_dict(coco, content):
+    root, ann, _ = coco
+    _write(ann, content)
+    with pytest.raises(DatasetError, match=r'is not in COCO format: no \['):
+        check_coco_annotations(ann, os.path.join(root, 'train2017'))
