@@ -38,9 +38,10 @@ class PatchEmbed(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, H, W) image -> (B, ceil(H / ph), ceil(W / pw), C) tokens."""
         ph, pw = self.patch_size
-        pad_b, pad_r = -x.shape[2] % ph, -x.shape[3] % pw
-        if pad_b or pad_r:
-            x = F.pad(x, (0, pad_r, 0, pad_b))
+        H, W = x.shape[2], x.shape[3]
+        Hp, Wp = (H + ph - 1) // ph * ph, (W + pw - 1) // pw * pw  # k * p: divides when traced
+        if torch.compiler.is_compiling() or Hp != H or Wp != W:  # traced: no guard on the size
+            x = F.pad(x, (0, Wp - W, 0, Hp - H))
         x = self.proj(x).permute(0, 2, 3, 1)  # B, H/ph, W/pw, C
         return self.norm(x) if self.norm is not None else x
 

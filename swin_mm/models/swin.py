@@ -75,7 +75,10 @@ class SwinBlock(nn.Module):
         x = window_reverse(x, self.window_size, padded_size)  # B, Hp, Wp, C
         if sh or sw:
             x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
-        x = shortcut + self.drop_path(x[:, :H, :W, :])
+        x = x[:, :H, :W, :]
+        if torch.compiler.is_compiling():  # one layout whether or not it padded: no size guard
+            x = x.clone(memory_format=torch.contiguous_format)
+        x = shortcut + self.drop_path(x)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 

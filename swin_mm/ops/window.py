@@ -45,11 +45,12 @@ def pad_to_multiple(x: torch.Tensor, multiple: Size2) -> Tuple[torch.Tensor, Siz
         The padded map (B, Hp, Wp, C) (``x`` itself when no padding is needed) and (Hp, Wp).
     """
     H, W = x.shape[1], x.shape[2]
-    pad_b = -H % multiple[0]
-    pad_r = -W % multiple[1]
-    if pad_b or pad_r:
-        x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-    return x, (H + pad_b, W + pad_r)
+    # a multiple written as k * m, so that traced (symbolic) sizes divide by m without a proof
+    Hp = (H + multiple[0] - 1) // multiple[0] * multiple[0]
+    Wp = (W + multiple[1] - 1) // multiple[1] * multiple[1]
+    if _compiling() or Hp != H or Wp != W:  # traced: pad (maybe by 0), no guard on the size
+        x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
+    return x, (Hp, Wp)
 
 
 def window_partition(x: torch.Tensor, window_size: Size2) -> torch.Tensor:
@@ -98,16 +99,21 @@ def relative_position_index(window_size: Size2) -> torch.Tensor:
     return (rel[0] + wh - 1) * (2 * ww - 1) + (rel[1] + ww - 1)
 
 
-def _region_ids(length: int, window: int, shift: int) -> torch.Tensor:
-    """Region label (0, 1, 2) of each position along one axis of a cyclically shifted padded map."""
-    ids = torch.zeros(length, dtype=torch.long)
-    if shift > 0:
-        ids[length - window:length - shift] = 1
-        ids[length - shift:] = 2
-    return ids
+def _compiling() -> bool:
+    """True while ``torch.compile`` traces: sizes may be symbolic, so no branching on them."""
+    return torch.compiler.is_compiling()
 
 
-@lru_cache(maxsize=64)
+def _region_ids(length: int, window: int, shift: int, device=None) -> torch.Tensor:
+    """Region label (0, 1, 2) of each position along one axis of a cyclically shifted padded map:
+    0 before ``length - window``, 1 up to ``length - shift``, 2 after (all 0 without a shift).
+    Comparisons, not slicing, so a symbolic ``length`` traces without a guard."""
+    pos = torch.arange(length, device=device)
+    if shift == 0:
+        return torch.zeros_like(pos)
+    return (pos >= length - window).long() + (pos >= length - shift).long()
+
+
 def window_attention_mask(
     image_size: Size2,
     padded_size: Size2,
@@ -120,7 +126,9 @@ def window_attention_mask(
 
     Tokens of different regions of the cyclically shifted map get ``REGION_MASK_VALUE`` (-100, as
     the paper's release); with ``mask_padding`` keys that are padding get ``PADDING_MASK_VALUE``.
-    Built once per sizes and device (cached): do not modify the returned tensor.
+    Built once per sizes and device (cached): do not modify the returned tensor. Under
+    ``torch.compile`` it is built inside the graph instead, without branching on the sizes (so one
+    graph serves every input size), and a padding mask is returned even where nothing is padded.
 
     Args:
         image_size: (H, W) real tokens.
@@ -131,19 +139,35 @@ def window_attention_mask(
     Returns:
         (nW, N, N) float32 with N = wh * ww, or None.
     """
-    (H, W), (Hp, Wp), (wh, ww), (sh, sw) = image_size, padded_size, window_size, shift_size
-    shifted = sh > 0 or sw > 0
-    padded = mask_padding and (Hp != H or Wp != W)
-    if not shifted and not padded:
+    if _compiling():
+        if not any(shift_size) and not mask_padding:
+            return None
+        return _build_mask(image_size, padded_size, window_size, shift_size, mask_padding, device)
+    padded = mask_padding and tuple(padded_size) != tuple(image_size)
+    if not any(shift_size) and not padded:
         return None
-    region = _region_ids(Hp, wh, sh)[:, None] * 3 + _region_ids(Wp, ww, sw)[None, :]  # Hp, Wp
+    return _cached_mask(tuple(image_size), tuple(padded_size), tuple(window_size),
+                        tuple(shift_size), padded, device)
+
+
+@lru_cache(maxsize=64)
+def _cached_mask(image_size: Size2, padded_size: Size2, window_size: Size2, shift_size: Size2,
+                 mask_padding: bool, device: Optional[torch.device]) -> torch.Tensor:
+    return _build_mask(image_size, padded_size, window_size, shift_size, mask_padding, device)
+
+
+def _build_mask(image_size: Size2, padded_size: Size2, window_size: Size2, shift_size: Size2,
+                mask_padding: bool, device: Optional[torch.device]) -> torch.Tensor:
+    """The (nW, N, N) mask of :func:`window_attention_mask`, always built."""
+    (H, W), (Hp, Wp), (wh, ww), (sh, sw) = image_size, padded_size, window_size, shift_size
+    rows, cols = _region_ids(Hp, wh, sh, device), _region_ids(Wp, ww, sw, device)
+    region = rows[:, None] * 3 + cols[None, :]  # Hp, Wp
     region = window_partition(region[None, :, :, None], window_size).squeeze(-1)  # nW, N
-    mask = torch.zeros(region.shape[0], wh * ww, wh * ww)
-    mask.masked_fill_(region[:, :, None] != region[:, None, :], REGION_MASK_VALUE)
-    if padded:
-        is_pad = torch.ones(Hp, Wp, dtype=torch.bool)
-        is_pad[:H, :W] = False
+    mask = torch.where(region[:, :, None] != region[:, None, :], REGION_MASK_VALUE, 0.0)
+    if mask_padding:
+        is_pad = ((torch.arange(Hp, device=device) >= H)[:, None]
+                  | (torch.arange(Wp, device=device) >= W)[None, :])  # Hp, Wp
         is_pad = torch.roll(is_pad, shifts=(-sh, -sw), dims=(0, 1))
         is_pad = window_partition(is_pad[None, :, :, None], window_size).squeeze(-1)  # nW, N
-        mask.masked_fill_(is_pad[:, None, :], PADDING_MASK_VALUE)
-    return mask.to(device)
+        mask = mask.masked_fill(is_pad[:, None, :], PADDING_MASK_VALUE)
+    return mask.float()
