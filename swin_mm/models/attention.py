@@ -3,8 +3,8 @@
 The shift itself (cyclic roll) lives in the block; this module attends inside windows that it is
 given, with an optional additive mask per window (regions of the shifted map, padding). While
 autograd records, attention runs through :func:`swin_mm.ops.recompute.window_attention`, which
-keeps no attention probabilities for backward; otherwise through
-``F.scaled_dot_product_attention`` with the bias (+ mask) as its float mask.
+keeps no attention probabilities for backward; otherwise through SDPA's fused kernel
+(:func:`swin_mm.ops.fused_attention.window_sdpa`) with the bias (+ mask) as its float mask.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from ..ops.fused_attention import window_sdpa
 from ..ops.recompute import window_attention
 from ..ops.window import Size2, relative_position_index, to_2tuple
 
@@ -84,7 +84,6 @@ class WindowAttention(nn.Module):
             out = window_attention(q, k, v, bias.to(q.dtype), mask, self.scale)
         else:
             attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask.to(q.dtype),
-                                                 dropout_p=dropout, scale=self.scale)
-        out = out.transpose(2, 3).reshape(Bw, N, C)  # B*nW, N, C
+            out = window_sdpa(q, k, v, attn_mask.to(q.dtype), self.scale, dropout)
+        out = out.transpose(2, 3).reshape(Bw, N, C)  # B*nW, N, C (no copy: see window_sdpa)
         return self.proj_drop(self.proj(out))

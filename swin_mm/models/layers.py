@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..ops.linear_gelu import linear_gelu
 from ..ops.recompute import gelu_linear
 from ..ops.window import Size2, pad_to_multiple, to_2tuple
 
@@ -74,8 +75,9 @@ class PatchMerging(nn.Module):
 class Mlp(nn.Module):
     """fc1 -> GELU -> dropout -> fc2 -> dropout, on the last dimension.
 
-    While autograd records (and dropout is off), GELU's output is recomputed in backward instead
-    of being kept (:func:`swin_mm.ops.recompute.gelu_linear`).
+    With the exact GELU and no active dropout: while autograd records, GELU's output is recomputed
+    in backward instead of being kept (:func:`swin_mm.ops.recompute.gelu_linear`); in inference
+    fc1 and GELU run as one fused kernel on CPU (:func:`swin_mm.ops.linear_gelu.linear_gelu`).
     """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
@@ -88,12 +90,16 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., C)."""
+        plain = not self._exact_gelu() or (self.training and self.drop.p > 0)
+        if not plain and not torch.is_grad_enabled():  # inference: fc1 + GELU in one pass on CPU
+            return self.fc2(linear_gelu(x, self.fc1.weight, self.fc1.bias))
         hidden = self.fc1(x)
-        lean = (torch.is_grad_enabled() and isinstance(self.act, nn.GELU)
-                and self.act.approximate == 'none' and not (self.training and self.drop.p > 0))
-        if lean:
+        if not plain:
             return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)
         return self.drop(self.fc2(self.drop(self.act(hidden))))
+
+    def _exact_gelu(self) -> bool:
+        return isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
 
 
 def drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:

@@ -1,8 +1,9 @@
 """Autograd functions that keep less for backward and recompute the rest.
 
 - :func:`window_attention`: softmax(q k^T * scale + bias + mask) v, saving only q, k, v (views of
-  one qkv tensor), the bias and the mask; the attention probabilities are recomputed in backward,
-  as flash attention does. The learned relative-position bias gets its gradient.
+  one qkv tensor), the bias and the mask; forward runs SDPA's fused kernel, the attention
+  probabilities are recomputed in backward, as flash attention does. The learned
+  relative-position bias gets its gradient (which SDPA's fused kernels do not give).
 - :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward.
 
 Both are used while autograd records (training); inference takes the plain fused kernels.
@@ -13,6 +14,8 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
+from .fused_attention import window_sdpa
 
 __all__ = ['window_attention', 'gelu_linear']
 
@@ -27,10 +30,12 @@ def _probabilities(q, k, bias, mask, scale):
 class _WindowAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, bias, mask, scale):
-        probs = _probabilities(q, k, bias, mask, scale)
         ctx.save_for_backward(q, k, v, bias, mask)
         ctx.scale = scale
-        return torch.matmul(probs, v)
+        if torch.compiler.is_compiling():  # dynamo cannot trace SDPA inside a Function's forward
+            return torch.matmul(_probabilities(q, k, bias, mask, scale), v)
+        attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
+        return window_sdpa(q, k, v, attn_mask, scale)  # the fused kernel: no probabilities kept
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -60,7 +65,7 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: to
         mask: (nW, 1, N, N) additive mask (constant) or None.
         scale: logit scale.
     Returns:
-        (B, nW, h, N, d).
+        (B, nW, h, N, d), laid out as :func:`~swin_mm.ops.fused_attention.window_sdpa` returns it.
     """
     return _WindowAttention.apply(q, k, v, bias, mask, scale)
 
