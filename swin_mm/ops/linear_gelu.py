@@ -31,7 +31,8 @@ if _ONEDNN and torch.ops.mkldnn._linear_pointwise not in \
 
 def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (_ONEDNN and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
-            and not torch.is_grad_enabled() and not torch.compiler.is_compiling())
+            and not torch.is_grad_enabled() and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_compiling())
 
 
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]

@@ -25,3 +25,9 @@ def test_gradients_flow_when_autograd_records():
     linear_gelu(x, w, b).sum().backward()
     expected = torch.autograd.grad(F.gelu(F.linear(x, w, b)).sum(), w)[0]
     torch.testing.assert_close(w.grad, expected)
+
+
+def test_autocast_keeps_its_dtype():
+    x, w, b = _inputs()
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert linear_gelu(x, w, b).dtype == F.gelu(F.linear(x, w, b)).dtype == torch.bfloat16
