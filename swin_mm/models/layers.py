@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..ops.linear_gelu import linear_gelu
 from ..ops.recompute import gelu_linear
-from ..ops.window import Size2, pad_to_multiple, to_2tuple
+from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
 
 __all__ = ['PatchEmbed', 'PatchMerging', 'Mlp', 'DropPath', 'drop_path']
 
@@ -40,7 +40,7 @@ class PatchEmbed(nn.Module):
         """(B, in_channels, H, W) image -> (B, ceil(H / ph), ceil(W / pw), C) tokens."""
         ph, pw = self.patch_size
         H, W = x.shape[2], x.shape[3]
-        Hp, Wp = (H + ph - 1) // ph * ph, (W + pw - 1) // pw * pw  # k * p: divides when traced
+        Hp, Wp = round_up(H, ph), round_up(W, pw)
         if torch.compiler.is_compiling() or Hp != H or Wp != W:  # traced: no guard on the size
             x = F.pad(x, (0, Wp - W, 0, Hp - H))
         x = self.proj(x).permute(0, 2, 3, 1)  # B, H/ph, W/pw, C

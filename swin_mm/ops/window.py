@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    'to_2tuple', 'pad_to_multiple', 'window_partition', 'window_reverse',
+    'to_2tuple', 'pad_to_multiple', 'round_up', 'window_partition', 'window_reverse',
     'relative_position_index', 'window_attention_mask',
 ]
 
@@ -45,12 +45,16 @@ def pad_to_multiple(x: torch.Tensor, multiple: Size2) -> Tuple[torch.Tensor, Siz
         The padded map (B, Hp, Wp, C) (``x`` itself when no padding is needed) and (Hp, Wp).
     """
     H, W = x.shape[1], x.shape[2]
-    # a multiple written as k * m, so that traced (symbolic) sizes divide by m without a proof
-    Hp = (H + multiple[0] - 1) // multiple[0] * multiple[0]
-    Wp = (W + multiple[1] - 1) // multiple[1] * multiple[1]
-    if _compiling() or Hp != H or Wp != W:  # traced: pad (maybe by 0), no guard on the size
+    Hp, Wp = round_up(H, multiple[0]), round_up(W, multiple[1])
+    if torch.compiler.is_compiling() or Hp != H or Wp != W:  # traced: pad (maybe by 0), no guard
         x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
     return x, (Hp, Wp)
+
+
+def round_up(size: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` >= ``size``, written as k * multiple so that a traced
+    (symbolic) size divides by ``multiple`` without a proof."""
+    return (size + multiple - 1) // multiple * multiple
 
 
 def window_partition(x: torch.Tensor, window_size: Size2) -> torch.Tensor:
@@ -99,11 +103,6 @@ def relative_position_index(window_size: Size2) -> torch.Tensor:
     return (rel[0] + wh - 1) * (2 * ww - 1) + (rel[1] + ww - 1)
 
 
-def _compiling() -> bool:
-    """True while ``torch.compile`` traces: sizes may be symbolic, so no branching on them."""
-    return torch.compiler.is_compiling()
-
-
 def _region_ids(length: int, window: int, shift: int, device=None) -> torch.Tensor:
     """Region label (0, 1, 2) of each position along one axis of a cyclically shifted padded map:
     0 before ``length - window``, 1 up to ``length - shift``, 2 after (all 0 without a shift).
@@ -139,7 +138,7 @@ def window_attention_mask(
     Returns:
         (nW, N, N) float32 with N = wh * ww, or None.
     """
-    if _compiling():
+    if torch.compiler.is_compiling():  # sizes may be symbolic: no branching on them
         if not any(shift_size) and not mask_padding:
             return None
         return _build_mask(image_size, padded_size, window_size, shift_size, mask_padding, device)
