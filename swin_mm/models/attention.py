@@ -61,7 +61,8 @@ class WindowAttention(nn.Module):
         """The bias added to every window's logits: (h, N, N), N = wh * ww."""
         n = self.window_size[0] * self.window_size[1]
         bias = self.relative_position_bias_table[self.relative_position_index]  # N*N, h
-        return bias.view(n, n, self.num_heads).permute(2, 0, 1)
+        # contiguous (a copy of h*N*N numbers), so that bias + mask is too and SDPA takes it as is
+        return bias.view(n, n, self.num_heads).permute(2, 0, 1).contiguous()
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Attend within each window.
@@ -74,16 +75,17 @@ class WindowAttention(nn.Module):
         """
         Bw, N, C = x.shape
         nW = 1 if mask is None else mask.shape[0]
-        qkv = self.qkv(x).view(Bw // nW, nW, N, 3, self.num_heads, C // self.num_heads)
-        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).unbind(0)  # each B, nW, h, N, d
-        bias = self.relative_position_bias()  # h, N, N
-        mask = None if mask is None else mask[:, None].to(q.dtype)  # nW, 1, N, N
+        qkv = self.qkv(x)  # B*nW, N, 3C
+        bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
+        mask = None if mask is None else mask[:, None].to(qkv.dtype)  # nW, 1, N, N
         dropout = self.attn_drop.p if self.training else 0.0
         if torch.is_grad_enabled() and dropout == 0.0:
-            # training: keep q, k, v only and recompute the probabilities in backward
-            out = window_attention(q, k, v, bias.to(q.dtype), mask, self.scale)
+            # training: keep qkv only and recompute the probabilities in backward
+            out = window_attention(qkv, bias, mask, self.num_heads, self.scale)
         else:
+            q, k, v = qkv.view(Bw // nW, nW, N, 3, self.num_heads, C // self.num_heads
+                               ).permute(3, 0, 1, 4, 2, 5).unbind(0)  # each B, nW, h, N, d
             attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
-            out = window_sdpa(q, k, v, attn_mask.to(q.dtype), self.scale, dropout)
-        out = out.transpose(2, 3).reshape(Bw, N, C)  # B*nW, N, C (no copy: see window_sdpa)
+            out = window_sdpa(q, k, v, attn_mask, self.scale, dropout)
+            out = out.transpose(2, 3).reshape(Bw, N, C)  # no copy: see window_sdpa
         return self.proj_drop(self.proj(out))

@@ -46,7 +46,8 @@ def window_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: to
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
                                              scale=scale).transpose(2, 3)  # B, nW, N, h, d
     else:
-        out = torch.stack([F.scaled_dot_product_attention(
+        outs = [F.scaled_dot_product_attention(
             q[b], k[b], v[b], attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
-        ).transpose(1, 2) for b in range(B)])  # B, nW, N, h, d
+        ).transpose(1, 2) for b in range(B)]  # each nW, N, h, d
+        out = outs[0][None] if B == 1 else torch.stack(outs)  # B, nW, N, h, d
     return out.transpose(2, 3)

@@ -1,7 +1,7 @@
 """Autograd functions that keep less for backward and recompute the rest.
 
-- :func:`window_attention`: softmax(q k^T * scale + bias + mask) v, saving only q, k, v (views of
-  one qkv tensor), the bias and the mask; forward runs SDPA's fused kernel, the attention
+- :func:`window_attention`: softmax(q k^T * scale + bias + mask) v, saving only the qkv
+  projection's output, the bias and the mask; forward runs SDPA's fused kernel, the attention
   probabilities are recomputed in backward, as flash attention does. The learned
   relative-position bias gets its gradient (which SDPA's fused kernels do not give).
 - :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward.
@@ -27,47 +27,71 @@ def _probabilities(q, k, bias, mask, scale):
     return torch.softmax(logits, dim=-1)
 
 
+def _split_heads(qkv: torch.Tensor, num_windows: int, num_heads: int) -> torch.Tensor:
+    """(B * nW, N, 3C) as the qkv projection writes it -> (3, B, nW, h, N, d), a view."""
+    Bw, N, C3 = qkv.shape
+    d = C3 // (3 * num_heads)
+    return qkv.view(Bw // num_windows, num_windows, N, 3, num_heads, d).permute(3, 0, 1, 4, 2, 5)
+
+
 class _WindowAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q, k, v, bias, mask, scale):
-        ctx.save_for_backward(q, k, v, bias, mask)
-        ctx.scale = scale
+    def forward(ctx, qkv, bias, mask, num_windows, num_heads, scale):
+        ctx.save_for_backward(qkv, bias, mask)
+        ctx.num_windows, ctx.num_heads, ctx.scale = num_windows, num_heads, scale
+        q, k, v = _split_heads(qkv, num_windows, num_heads).unbind(0)  # B, nW, h, N, d views
         if torch.compiler.is_compiling():  # dynamo cannot trace SDPA inside a Function's forward
-            return torch.matmul(_probabilities(q, k, bias, mask, scale), v)
-        attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
-        return window_sdpa(q, k, v, attn_mask, scale)  # the fused kernel: no probabilities kept
+            out = torch.matmul(_probabilities(q, k, bias, mask, scale), v).transpose(2, 3)
+        else:
+            attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
+            out = window_sdpa(q, k, v, attn_mask, scale).transpose(2, 3)  # no probabilities kept
+        return out.reshape(qkv.shape[0], qkv.shape[1], -1)  # B*nW, N, C (no copy: window_sdpa)
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, bias, mask = ctx.saved_tensors
-        scale = ctx.scale
-        probs = _probabilities(q, k, bias, mask, scale)  # recomputed
-        grad_v = torch.matmul(probs.transpose(-2, -1), grad_out)
-        grad_probs = torch.matmul(grad_out, v.transpose(-2, -1))
+        # Every matmul runs on contiguous (B*nW*h, N, d) batches: one copy of q, k, v in, one of
+        # their gradients out, instead of a copy per matmul operand and a stack of three grads.
+        qkv, bias, mask = ctx.saved_tensors
+        nW, h, scale = ctx.num_windows, ctx.num_heads, ctx.scale
+        heads = _split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
+        three, B, _, _, N, d = heads.shape
+        q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
+        grad = grad_out.reshape(B, nW, N, h, d).transpose(2, 3).reshape(-1, N, d)
+        logits = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
+        logits.view(B, nW, h, N, N).add_(bias)
+        if mask is not None:
+            logits.view(B, nW, h, N, N).add_(mask)
+        probs = torch.softmax(logits, dim=-1)  # recomputed
+        grad_heads = torch.empty_like(heads).view(3, -1, N, d)
+        torch.bmm(probs.transpose(1, 2), grad, out=grad_heads[2])
+        grad_probs = torch.bmm(grad, v.transpose(1, 2))
         # softmax backward, in place: dS = P * (dP - sum(dP * P))
         grad_logits = grad_probs.sub_((grad_probs * probs).sum(-1, keepdim=True)).mul_(probs)
         grad_bias = None
-        if ctx.needs_input_grad[3]:
-            grad_bias = grad_logits.sum_to_size(bias.shape)
+        if ctx.needs_input_grad[1]:
+            grad_bias = grad_logits.view(-1, *bias.shape).sum(0)
         grad_logits.mul_(scale)
-        grad_q = torch.matmul(grad_logits, k)
-        grad_k = torch.matmul(grad_logits.transpose(-2, -1), q)
-        return grad_q, grad_k, grad_v, grad_bias, None, None
+        torch.bmm(grad_logits, k, out=grad_heads[0])
+        torch.bmm(grad_logits.transpose(1, 2), q, out=grad_heads[1])
+        grad_qkv = grad_heads.view(3, B, nW, h, N, d).permute(1, 2, 4, 0, 3, 5)  # B, nW, N, 3, h, d
+        return grad_qkv.reshape(qkv.shape), grad_bias, None, None, None, None
 
 
-def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor,
-                     mask: Optional[torch.Tensor], scale: float) -> torch.Tensor:
+def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
+                     num_heads: int, scale: float) -> torch.Tensor:
     """Attention of every window with an additive bias and mask, memory-lean in backward.
 
     Args:
-        q, k, v: (B, nW, h, N, d).
+        qkv: (B * nW, N, 3C), the qkv projection's output: channels ordered (q/k/v, head, d).
         bias: (h, N, N) relative-position bias (may require grad).
-        mask: (nW, 1, N, N) additive mask (constant) or None.
+        mask: (nW, 1, N, N) additive mask (constant), or None (then any number of windows).
+        num_heads: h.
         scale: logit scale.
     Returns:
-        (B, nW, h, N, d), laid out as :func:`~swin_mm.ops.fused_attention.window_sdpa` returns it.
+        (B * nW, N, C), the heads' outputs concatenated per token.
     """
-    return _WindowAttention.apply(q, k, v, bias, mask, scale)
+    num_windows = 1 if mask is None else mask.shape[0]
+    return _WindowAttention.apply(qkv, bias, mask, num_windows, num_heads, scale)
 
 
 class _GeluLinear(torch.autograd.Function):

@@ -7,24 +7,35 @@ from swin_mm.profiling import saved_activation_bytes
 
 
 def _qkv(requires_grad=True, dtype=torch.double):
+    """(B * nW, N, 3C) for B=2, nW=3, N=5, h=2, d=4, as the qkv projection writes it."""
     torch.manual_seed(0)
-    return [torch.randn(2, 3, 2, 5, 4, dtype=dtype, requires_grad=requires_grad) for _ in range(3)]
+    return torch.randn(6, 5, 24, dtype=dtype, requires_grad=requires_grad)
+
+
+def _heads(qkv):
+    """The reference split: (B, nW, h, N, d) each of q, k, v."""
+    return qkv.view(2, 3, 5, 3, 2, 4).permute(3, 0, 1, 4, 2, 5).unbind(0)
+
+
+def _merge(out):
+    """(B, nW, h, N, d) -> (B * nW, N, C)."""
+    return out.transpose(2, 3).reshape(6, 5, 8)
 
 
 def test_window_attention_gradcheck_with_and_without_mask():
-    q, k, v = _qkv()
+    qkv = _qkv()
     bias = torch.randn(2, 5, 5, dtype=torch.double, requires_grad=True)
     mask = torch.randn(3, 1, 5, 5, dtype=torch.double)
     for m in (mask, None):
-        assert torch.autograd.gradcheck(lambda *t: window_attention(*t, m, 0.3), (q, k, v, bias))
+        assert torch.autograd.gradcheck(lambda t, b: window_attention(t, b, m, 2, 0.3), (qkv, bias))
 
 
 def test_window_attention_equals_sdpa():
-    q, k, v = _qkv(dtype=torch.float32)
+    qkv = _qkv(dtype=torch.float32)
     bias = torch.randn(2, 5, 5)
     mask = torch.randn(3, 1, 5, 5)
-    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias + mask, scale=0.3)
-    torch.testing.assert_close(window_attention(q, k, v, bias, mask, 0.3), ref)
+    ref = F.scaled_dot_product_attention(*_heads(qkv), attn_mask=bias + mask, scale=0.3)
+    torch.testing.assert_close(window_attention(qkv, bias, mask, 2, 0.3), _merge(ref))
 
 
 def test_gelu_linear_gradcheck_and_value():
@@ -38,12 +49,14 @@ def test_gelu_linear_gradcheck_and_value():
 
 
 def test_saves_less_than_the_plain_ops():
-    q, k, v = (t.detach().float().requires_grad_() for t in _qkv())
+    qkv = _qkv(dtype=torch.float32)
+    q, k, v = _heads(qkv)
     bias = torch.randn(2, 5, 5, requires_grad=True)
     plain = saved_activation_bytes(
         lambda: torch.softmax(q @ k.transpose(-2, -1) * 0.3 + bias, -1) @ v, exclude=[bias])
-    lean = saved_activation_bytes(lambda: window_attention(q, k, v, bias, None, 0.3), exclude=[bias])
-    assert lean == 3 * q.numel() * 4  # q, k and v, nothing of size N x N
+    lean = saved_activation_bytes(lambda: window_attention(qkv, bias, None, 2, 0.3),
+                                  exclude=[bias])
+    assert lean == qkv.numel() * 4  # q, k and v, nothing of size N x N
     assert lean < plain
     h = torch.randn(7, 16, requires_grad=True)
     w = torch.randn(4, 16, requires_grad=True)
