@@ -54,7 +54,7 @@ test_dataloader = val_dataloader
 # Schedule: 400 iterations of batch 4 (~1.6 s each on 2 cores), higher learning rate,
 # 50-iteration warm-up, then poly to 0.
 max_iters = 400
-optim_wrapper = dict(optimizer=dict(lr=3e-4))
+optim_wrapper = dict(optimizer=dict(lr=3e-4, fused=True))  # fused: see toy/_base_/toy_coco.py
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=50, end=max_iters, by_epoch=False),
