@@ -62,3 +62,22 @@ def test_saves_less_than_the_plain_ops():
     w = torch.randn(4, 16, requires_grad=True)
     assert saved_activation_bytes(lambda: gelu_linear(h, w, None), exclude=[w]) == h.numel() * 4
     assert saved_activation_bytes(lambda: F.linear(F.gelu(h), w), exclude=[w]) == 2 * h.numel() * 4
+
+
+def test_window_attention_backward_takes_a_non_contiguous_gradient():
+    """Gradients arriving as a strided view (as a transposing consumer sends them) give the same
+    result as the contiguous ones."""
+    qkv = _qkv(dtype=torch.float32)
+    bias = torch.randn(2, 5, 5, requires_grad=True)
+    mask = torch.randn(3, 1, 5, 5)
+    grad = torch.randn(6, 8, 5).transpose(1, 2)  # (6, 5, 8), not contiguous
+    out = window_attention(qkv, bias, mask, 2, 0.3)
+    strided = torch.autograd.grad(out, (qkv, bias), grad)
+    out = window_attention(qkv, bias, mask, 2, 0.3)
+    dense = torch.autograd.grad(out, (qkv, bias), grad.contiguous())
+    for a, b in zip(strided, dense):
+        torch.testing.assert_close(a, b)
+    q, k, v = _heads(qkv)
+    ref = _merge(torch.softmax(q @ k.transpose(-2, -1) * 0.3 + bias + mask, -1) @ v)
+    for a, b in zip(strided, torch.autograd.grad(ref, (qkv, bias), grad)):
+        torch.testing.assert_close(a, b)
