@@ -27,6 +27,12 @@ def _probabilities(q, k, bias, mask, scale):
     return torch.softmax(logits, dim=-1)
 
 
+def _autocast_off(like: torch.Tensor) -> torch.autocast:
+    """A context without autocast on ``like``'s device: a backward that may run inside the caller's
+    autocast region (or outside the forward's) computes in the dtypes it chooses."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 def _split_heads(qkv: torch.Tensor, num_windows: int, num_heads: int) -> torch.Tensor:
     """(B * nW, N, 3C) as the qkv projection writes it -> (3, B, nW, h, N, d), a view."""
     Bw, N, C3 = qkv.shape
@@ -49,9 +55,14 @@ class _WindowAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
+        qkv, bias, mask = ctx.saved_tensors
+        with _autocast_off(qkv):  # all in the forward's dtype, whatever autocast is around
+            return _WindowAttention._backward(ctx, grad_out.to(qkv.dtype), qkv, bias, mask)
+
+    @staticmethod
+    def _backward(ctx, grad_out, qkv, bias, mask):
         # Every matmul runs on contiguous (B*nW*h, N, d) batches: one copy of q, k, v in, one of
         # their gradients out, instead of a copy per matmul operand and a stack of three grads.
-        qkv, bias, mask = ctx.saved_tensors
         nW, h, scale = ctx.num_windows, ctx.num_heads, ctx.scale
         heads = _split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
         three, B, _, _, N, d = heads.shape
@@ -104,12 +115,15 @@ class _GeluLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         hidden, weight = ctx.saved_tensors
-        act = F.gelu(hidden)  # recomputed
-        grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
-        grad_weight = grad_2d.t().mm(act.reshape(-1, act.shape[-1]))
-        grad_bias = grad_2d.sum(0) if ctx.has_bias else None
-        grad_act = torch.matmul(grad_out, weight)
-        grad_hidden = torch.ops.aten.gelu_backward(grad_act, hidden)
+        with _autocast_off(grad_out):
+            # under autocast the forward ran in grad_out's dtype, not in the weight's (fp32)
+            weight = weight.to(grad_out.dtype)
+            act = F.gelu(hidden).to(grad_out.dtype)  # recomputed
+            grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
+            grad_weight = grad_2d.t().mm(act.reshape(-1, act.shape[-1]))
+            grad_bias = grad_2d.sum(0) if ctx.has_bias else None
+            grad_act = torch.matmul(grad_out, weight).to(hidden.dtype)
+            grad_hidden = torch.ops.aten.gelu_backward(grad_act, hidden)
         return grad_hidden, grad_weight, grad_bias
 
 

@@ -235,3 +235,33 @@ def test_mmdet_constructor_arguments_accepted():
 def test_typo_in_an_argument_names_the_likely_one():
     with pytest.raises(TypeError, match=r"'embed_dim' \(did you mean 'embed_dims'\?\)"):
         SwinBackbone(embed_dim=96)
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize('backward_inside', [False, True])
+def test_autocast_training_step(dtype, backward_inside):
+    """Mixed-precision training as MMEngine's AmpOptimWrapper runs it (forward under autocast,
+    backward after it) and with backward inside the region: the memory-lean attention and MLP
+    give finite float32 gradients close to float32 training's."""
+    torch.manual_seed(0)
+    model = SwinBackbone('tiny', depths=(2, 2, 2, 2), drop_path_rate=0.0).train()  # same graph
+    x = torch.randn(1, 3, 70, 90)
+    weights = [torch.randn(o.shape) for o in model(x)]  # a loss without LayerNorm's cancellation
+
+    def loss_of(outs):
+        return sum((o.float() * w).sum() for o, w in zip(outs, weights))
+
+    model.zero_grad()
+    loss_of(model(x)).backward()
+    ref = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    with torch.autocast('cpu', dtype=dtype):
+        loss = loss_of(model(x))
+        if backward_inside:
+            loss.backward()
+    if not backward_inside:
+        loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
+        err = (p.grad - ref[name]).norm() / ref[name].norm()
+        assert err < 0.1, (name, err.item())
