@@ -65,7 +65,7 @@ class _WindowAttention(torch.autograd.Function):
         # their gradients out, instead of a copy per matmul operand and a stack of three grads.
         nW, h, scale = ctx.num_windows, ctx.num_heads, ctx.scale
         heads = _split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
-        three, B, _, _, N, d = heads.shape
+        B, N, d = heads.shape[1], heads.shape[4], heads.shape[5]
         q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
         grad = grad_out.reshape(B, nW, N, h, d).transpose(2, 3).reshape(-1, N, d)
         logits = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
