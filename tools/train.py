@@ -31,11 +31,22 @@ def parse_args(argv=None):
     return args
 
 
+def check_amp_device():
+    """MMEngine's AmpOptimWrapper trains on an accelerator only: say so up front, not as an
+    assertion from inside the Runner."""
+    from mmengine.device import get_device
+    if get_device() not in ('cuda', 'npu', 'mlu', 'musa'):
+        raise SystemExit(f'--amp: mixed-precision training (MMEngine\'s AmpOptimWrapper) needs a '
+                         f'CUDA, NPU, MLU or MUSA device; this machine has {get_device()!r} '
+                         f'only. Train without --amp here.')
+
+
 def configure(args):
     """The config with the command line applied."""
     from swin_mm.engine import load_config
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
+        check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
