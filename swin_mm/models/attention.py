@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from ..ops.fused_attention import window_sdpa
+from ..ops.fused_attention import split_heads, window_sdpa
 from ..ops.recompute import window_attention
 from ..ops.window import Size2, relative_position_index, to_2tuple
 
@@ -83,8 +83,7 @@ class WindowAttention(nn.Module):
             # training: keep qkv only and recompute the probabilities in backward
             out = window_attention(qkv, bias, mask, self.num_heads, self.scale)
         else:
-            q, k, v = qkv.view(Bw // nW, nW, N, 3, self.num_heads, C // self.num_heads
-                               ).permute(3, 0, 1, 4, 2, 5).unbind(0)  # each B, nW, h, N, d
+            q, k, v = split_heads(qkv, nW, self.num_heads).unbind(0)  # each B, nW, h, N, d
             attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
             out = window_sdpa(q, k, v, attn_mask, self.scale, dropout)
             out = out.transpose(2, 3).reshape(Bw, N, C)  # no copy: see window_sdpa

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils import flop_counter
 
-__all__ = ['window_sdpa']
+__all__ = ['split_heads', 'window_sdpa']
 
 _FLASH_CPU = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
 if _FLASH_CPU is not None and _FLASH_CPU not in flop_counter.flop_registry:
@@ -21,6 +21,21 @@ if _FLASH_CPU is not None and _FLASH_CPU not in flop_counter.flop_registry:
     def _flash_cpu_flops(q_shape, k_shape, v_shape, *args, **kwargs) -> int:
         """So that FlopCounterMode counts the CPU flash kernel as it counts the CUDA ones."""
         return flop_counter.sdpa_flop_count(q_shape, k_shape, v_shape)
+
+
+def split_heads(qkv: torch.Tensor, num_windows: int, num_heads: int) -> torch.Tensor:
+    """The qkv projection's output as q, k and v per head, without a copy.
+
+    Args:
+        qkv: (B * nW, N, 3C), channels ordered (q/k/v, head, d).
+        num_windows: nW (1 when no per-window mask: any number of windows).
+        num_heads: h.
+    Returns:
+        (3, B, nW, h, N, d), a view of ``qkv``.
+    """
+    Bw, N, C3 = qkv.shape
+    d = C3 // (3 * num_heads)
+    return qkv.view(Bw // num_windows, num_windows, N, 3, num_heads, d).permute(3, 0, 1, 4, 2, 5)
 
 
 def window_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor,

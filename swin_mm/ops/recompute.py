@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .fused_attention import window_sdpa
+from .fused_attention import split_heads, window_sdpa
 
 __all__ = ['window_attention', 'gelu_linear']
 
@@ -33,19 +33,12 @@ def _autocast_off(like: torch.Tensor) -> torch.autocast:
     return torch.autocast(like.device.type, enabled=False)
 
 
-def _split_heads(qkv: torch.Tensor, num_windows: int, num_heads: int) -> torch.Tensor:
-    """(B * nW, N, 3C) as the qkv projection writes it -> (3, B, nW, h, N, d), a view."""
-    Bw, N, C3 = qkv.shape
-    d = C3 // (3 * num_heads)
-    return qkv.view(Bw // num_windows, num_windows, N, 3, num_heads, d).permute(3, 0, 1, 4, 2, 5)
-
-
 class _WindowAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, qkv, bias, mask, num_windows, num_heads, scale):
         ctx.save_for_backward(qkv, bias, mask)
         ctx.num_windows, ctx.num_heads, ctx.scale = num_windows, num_heads, scale
-        q, k, v = _split_heads(qkv, num_windows, num_heads).unbind(0)  # B, nW, h, N, d views
+        q, k, v = split_heads(qkv, num_windows, num_heads).unbind(0)  # B, nW, h, N, d views
         if torch.compiler.is_compiling():  # dynamo cannot trace SDPA inside a Function's forward
             out = torch.matmul(_probabilities(q, k, bias, mask, scale), v).transpose(2, 3)
         else:
@@ -64,7 +57,7 @@ class _WindowAttention(torch.autograd.Function):
         # Every matmul runs on contiguous (B*nW*h, N, d) batches: one copy of q, k, v in, one of
         # their gradients out, instead of a copy per matmul operand and a stack of three grads.
         nW, h, scale = ctx.num_windows, ctx.num_heads, ctx.scale
-        heads = _split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
+        heads = split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
         B, N, d = heads.shape[1], heads.shape[4], heads.shape[5]
         q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
         grad = grad_out.reshape(B, nW, N, h, d).transpose(2, 3).reshape(-1, N, d)
