@@ -3,6 +3,12 @@
 A scene is an (H, W, 3) uint8 RGB image and a list of objects, each a class index into
 :data:`SHAPE_CLASSES` and its visible (H, W) bool mask (later objects occlude earlier ones).
 Everything is drawn from a ``numpy.random.Generator``, so a seed fixes the scene.
+
+Backgrounds and textures vary, but within a few tens of RGB levels, and every object's colour is
+far from what it covers: the class of a shape is in its outline, and the outline can be seen.
+(Before, backgrounds and textures spanned the full colour range and objects could match what they
+covered: Mask R-CNN Swin-T from scratch reached bbox mAP 0.011 at iteration 400 of the demo on
+that data, 0.127 on this; see the README's "The built-in demos".)
 """
 from __future__ import annotations
 
@@ -12,17 +18,37 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-__all__ = ['SHAPE_CLASSES', 'draw_scene']
+__all__ = ['SCENE_VERSION', 'SHAPE_CLASSES', 'draw_scene']
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'star', 'ring')
+#: Bumped whenever draw_scene draws differently, so that datasets written before are rewritten.
+SCENE_VERSION = 2
 MIN_VISIBLE_FRACTION = 0.4  # an object more hidden than this is left out of the scene
 MIN_VISIBLE_PIXELS = 30
+BACKGROUND_SPREAD = 60.0  # the background's second colour: within this of the first, per channel
+TEXTURE_SPREAD = 50.0  # an object's second texture colour: within this of its first, per channel
+OBJECT_CONTRAST = 120.0  # an object's colour: at least this far (RGB distance) from what it covers
+
+
+def _near(rng: np.random.Generator, colour: np.ndarray, spread: float) -> np.ndarray:
+    """A colour within ``spread`` of ``colour`` in every channel (clipped to 0..255)."""
+    return np.clip(colour + rng.uniform(-spread, spread, 3), 0, 255)
+
+
+def _contrasting(rng: np.random.Generator, beneath: np.ndarray, tries: int = 50) -> np.ndarray:
+    """A random colour at least OBJECT_CONTRAST from ``beneath`` (the last of ``tries`` draws)."""
+    for _ in range(tries):
+        colour = rng.uniform(0, 255, 3)
+        if np.linalg.norm(colour - beneath) > OBJECT_CONTRAST:
+            break
+    return colour
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """(h, w, 3) float image: a colour gradient, stripes, or smooth noise."""
+    """(h, w, 3) float image: a gradient, stripes or smooth noise between two nearby colours."""
     kind = rng.integers(3)
-    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    c0 = rng.uniform(0, 255, 3)
+    c1 = _near(rng, c0, BACKGROUND_SPREAD)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if kind == 0:
         angle = rng.uniform(0, 2 * math.pi)
@@ -60,13 +86,14 @@ def _shape_mask(rng: np.random.Generator, cls: int, h: int, w: int) -> np.ndarra
     return mask.astype(bool)
 
 
-def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """(h, w, 3) float fill: a flat colour, two-colour stripes or speckle."""
-    c0 = rng.uniform(0, 255, 3)
+def _texture(rng: np.random.Generator, h: int, w: int, beneath: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float fill that stands out from the RGB colour ``beneath``: a flat colour, or
+    stripes or speckle of two nearby colours."""
+    c0 = _contrasting(rng, beneath)
     kind = rng.integers(3)
     if kind == 0:
         return np.broadcast_to(c0, (h, w, 3))
-    c1 = rng.uniform(0, 255, 3)
+    c1 = _near(rng, c0, TEXTURE_SPREAD)
     if kind == 1:
         yy, xx = np.mgrid[0:h, 0:w]
         t = ((xx + yy * rng.choice([-1, 0, 1])) // int(rng.integers(3, 8))) % 2
@@ -76,7 +103,7 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def draw_scene(rng: np.random.Generator, size: Tuple[int, int] = (160, 160),
-               max_objects: int = 3) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
+               max_objects: int = 4) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
     """One random scene.
 
     Args:
@@ -100,7 +127,8 @@ def draw_scene(rng: np.random.Generator, size: Tuple[int, int] = (160, 160),
         if any(v.sum() < max(MIN_VISIBLE_FRACTION * f.sum(), MIN_VISIBLE_PIXELS)
                for _, f, v in hidden):
             continue  # would hide an earlier object too much: leave this one out
-        image = np.where(mask[..., None], _texture(rng, h, w), image)
+        beneath = image[mask].mean(0)
+        image = np.where(mask[..., None], _texture(rng, h, w, beneath), image)
         drawn = hidden + [(cls, mask, mask)]
     noise = rng.normal(0, rng.uniform(0, 8), image.shape)
     image = np.clip(image + noise, 0, 255).astype(np.uint8)

@@ -14,7 +14,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-from .shapes import SHAPE_CLASSES, draw_scene
+from .shapes import SCENE_VERSION, SHAPE_CLASSES, draw_scene
 from .writing import is_complete, mark_complete
 
 __all__ = ['generate_toy_ade', 'TOY_ADE_CLASSES']
@@ -45,7 +45,8 @@ def generate_toy_ade(root: str, num_train: int = 400, num_val: int = 50,
         seed: fixes every image and label map.
         overwrite: rewrite even when ``root`` already holds this exact dataset.
     """
-    params = dict(kind='ade', num_train=num_train, num_val=num_val, size=list(size), seed=seed)
+    params = dict(kind='ade', version=SCENE_VERSION, num_train=num_train,
+                  num_val=num_val, size=list(size), seed=seed)
     if not overwrite and is_complete(root, params):
         return root
     for split, count in (('training', num_train), ('validation', num_val)):

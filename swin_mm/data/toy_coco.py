@@ -13,7 +13,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-from .shapes import SHAPE_CLASSES, draw_scene
+from .shapes import SCENE_VERSION, SHAPE_CLASSES, draw_scene
 from .writing import is_complete, mark_complete
 
 __all__ = ['generate_toy_coco']
@@ -61,7 +61,8 @@ def generate_toy_coco(root: str, num_train: int = 400, num_val: int = 50,
         overwrite: rewrite even when ``root`` already holds this exact dataset (otherwise a
             complete dataset with the same parameters is left as it is: idempotent and fast).
     """
-    params = dict(kind='coco', num_train=num_train, num_val=num_val, size=list(size), seed=seed)
+    params = dict(kind='coco', version=SCENE_VERSION, num_train=num_train,
+                  num_val=num_val, size=list(size), seed=seed)
     if not overwrite and is_complete(root, params):
         return root
     for split, count in (('train', num_train), ('val', num_val)):

@@ -20,12 +20,28 @@ def test_scene_objects_are_visible_enough_and_inside_the_image():
     for seed in range(50):
         image, objects = draw_scene(np.random.default_rng(seed), (96, 128))
         assert image.shape == (96, 128, 3) and image.dtype == np.uint8
-        assert 1 <= len(objects) <= 3
+        assert 1 <= len(objects) <= 4
         for cls, mask in objects:
             assert 0 <= cls < len(SHAPE_CLASSES) and mask.shape == (96, 128)
             assert mask.sum() >= 30
         # visible masks never overlap: each pixel belongs to at most one object
         assert (sum(m.astype(int) for _, m in objects) <= 1).all()
+
+
+def test_every_object_stands_out_from_the_background_around_it():
+    # The generator's promise (OBJECT_CONTRAST): an object's colour is far from what it covers,
+    # so its outline can be seen. Uniformly random colours would miss this for ~3% of objects.
+    distances = []
+    for seed in range(100):
+        image, objects = draw_scene(np.random.default_rng(seed), (96, 128))
+        covered = np.any([m for _, m in objects], axis=0)
+        for _, mask in objects:
+            around = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+            band = around & ~covered  # background pixels next to the object
+            if band.sum() >= 20:
+                distances.append(np.linalg.norm(image[mask].mean(0) - image[band].mean(0)))
+    assert len(distances) > 200
+    assert min(distances) > 50  # RGB distance of the mean colours; noise and texture blur it
 
 
 def test_coco_split_loads_with_pycocotools_and_masks_match_boxes(tmp_path):
