@@ -31,13 +31,18 @@ def parse_args(argv=None):
     return args
 
 
+#: The devices MMEngine's AmpOptimWrapper trains on.
+AMP_DEVICES = ('cuda', 'npu', 'mlu', 'musa')
+
+
 def check_amp_device():
     """MMEngine's AmpOptimWrapper trains on an accelerator only: say so up front, not as an
     assertion from inside the Runner."""
     from mmengine.device import get_device
-    if get_device() not in ('cuda', 'npu', 'mlu', 'musa'):
+    device = get_device()
+    if device not in AMP_DEVICES:
         raise SystemExit(f'--amp: mixed-precision training (MMEngine\'s AmpOptimWrapper) needs a '
-                         f'CUDA, NPU, MLU or MUSA device; this machine has {get_device()!r} '
+                         f'CUDA, NPU, MLU or MUSA device; this machine has {device!r} '
                          f'only. Train without --amp here.')
 
 

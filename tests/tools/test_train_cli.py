@@ -5,7 +5,7 @@ from mmengine.device import get_device
 from tests.helpers.tools import config_path, load_tool
 
 TOY = config_path('toy/mask_rcnn_swin_t_toy.py')
-ACCELERATED = get_device() in ('cuda', 'npu', 'mlu', 'musa')
+ACCELERATED = get_device() in load_tool('train').AMP_DEVICES
 
 
 @pytest.mark.skipif(ACCELERATED, reason='this machine can train with --amp')
