@@ -36,3 +36,18 @@ optim_wrapper = dict(_delete_=True, type='OptimWrapper',
 param_scheduler = {{_base_.swin_3x_scheduler}}
 train_cfg = dict(max_epochs=36)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+# tools/test.py --tta: horizontal-flip test, boxes merged by MMDetection's DetTTAModel (as its own
+# tools/test.py sets up by default). Only the box-only detector has one: DetTTAModel cannot merge
+# instance masks in MMDetection 3.3, so the Mask R-CNN and Cascade configs define none.
+tta_model = dict(type='DetTTAModel',
+                 tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(1333, 800), keep_ratio=True)],
+        [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+        [dict(type='LoadAnnotations', with_bbox=True)],
+        [dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                               'scale_factor', 'flip', 'flip_direction'))]]),
+]

@@ -56,7 +56,9 @@ def _trigger_visualization(cfg, args):
 
 def _use_tta(cfg, path):
     if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-        raise SystemExit(f'--tta: {path} defines no tta_model and tta_pipeline')
+        raise SystemExit(f'--tta: {path} defines no tta_model and tta_pipeline; configs that '
+                         'support it define both (e.g. configs/atss_swin_t_coco_3x.py, '
+                         'configs/upernet_swin_t_ade20k.py)')
     cfg.model = dict(**cfg.tta_model, module=cfg.model)
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:

@@ -15,3 +15,13 @@ train_cfg = {{_base_.toy_train_cfg}}
 default_hooks = {{_base_.toy_default_hooks}}
 custom_hooks = {{_base_.toy_custom_hooks}}
 auto_scale_lr = {{_base_.toy_auto_scale_lr}}
+# The flip test of the real config at the toy test scale.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(160, 160), keep_ratio=True)],
+        [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+        [dict(type='LoadAnnotations', with_bbox=True)],
+        [dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                               'scale_factor', 'flip', 'flip_direction'))]]),
+]

@@ -1,5 +1,6 @@
 """Mask R-CNN, Cascade Mask R-CNN and ATSS: a few iterations through tools/train.py on a tiny
-generated dataset, then tools/test.py on the checkpoint it wrote: finite losses, COCO metrics."""
+generated dataset, then tools/test.py on the checkpoint it wrote (ATSS also with --tta): finite
+losses, COCO metrics."""
 import math
 import os
 
@@ -59,3 +60,9 @@ def test_train_then_test(tmp_path, tiny_coco, config, kinds, extra):
             assert 0.0 <= value <= 1.0 or value == -1.0, (key, value)  # -1: no object that size
     assert os.path.getsize(tmp_path / 'preds.pkl') > 0
     assert len(list((tmp_path / 'vis').glob('*.jpg'))) == 2  # one drawn image per val image
+    if config.startswith('atss'):  # the detector with a flip test: run it for real
+        metrics = test.main([config_path(f'toy/{config}'), ckpt, '--tta', '--work-dir',
+                             str(tmp_path / 'tta'), *data_options(tiny_coco, *extra)])
+        for key in COCO_KEYS:
+            value = metrics[f'coco/bbox_{key}']
+            assert 0.0 <= value <= 1.0 or value == -1.0, (key, value)
