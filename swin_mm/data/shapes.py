@@ -9,6 +9,10 @@ far from what it covers: the class of a shape is in its outline, and the outline
 (Before, backgrounds and textures spanned the full colour range and objects could match what they
 covered: Mask R-CNN Swin-T from scratch reached bbox mAP 0.011 at iteration 400 of the demo on
 that data, 0.127 on this; see the README's "The built-in demos".)
+
+With ``colours_by_class`` (the segmentation set) every class has its own colour family on greyish
+backgrounds, as sky is blue and grass green in ADE20K: per-pixel classification from the outline
+alone did not get off the ground in a CPU demo's budget (README, "What made segmentation learn").
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
-__all__ = ['SCENE_VERSION', 'SHAPE_CLASSES', 'draw_scene']
+__all__ = ['CLASS_COLOURS', 'SCENE_VERSION', 'SHAPE_CLASSES', 'draw_scene']
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'star', 'ring')
 #: Bumped whenever draw_scene draws differently, so that datasets written before are rewritten.
@@ -28,6 +32,11 @@ MIN_VISIBLE_PIXELS = 30
 BACKGROUND_SPREAD = 60.0  # the background's second colour: within this of the first, per channel
 TEXTURE_SPREAD = 50.0  # an object's second texture colour: within this of its first, per channel
 OBJECT_CONTRAST = 120.0  # an object's colour: at least this far (RGB distance) from what it covers
+#: With ``colours_by_class``: each class's RGB colour (red, green, blue, yellow, magenta), varied by
+#: up to CLASS_COLOUR_SPREAD per channel, on backgrounds with BACKGROUND_SATURATION of their colour.
+CLASS_COLOURS = ((220, 40, 40), (40, 190, 40), (40, 60, 220), (230, 200, 30), (200, 40, 210))
+CLASS_COLOUR_SPREAD = 35.0
+BACKGROUND_SATURATION = 0.25
 
 
 def _near(rng: np.random.Generator, colour: np.ndarray, spread: float) -> np.ndarray:
@@ -86,10 +95,9 @@ def _shape_mask(rng: np.random.Generator, cls: int, h: int, w: int) -> np.ndarra
     return mask.astype(bool)
 
 
-def _texture(rng: np.random.Generator, h: int, w: int, beneath: np.ndarray) -> np.ndarray:
-    """(h, w, 3) float fill that stands out from the RGB colour ``beneath``: a flat colour, or
-    stripes or speckle of two nearby colours."""
-    c0 = _contrasting(rng, beneath)
+def _texture(rng: np.random.Generator, h: int, w: int, c0: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float fill in the RGB colour ``c0``: flat, or stripes or speckle of ``c0`` and a
+    nearby colour."""
     kind = rng.integers(3)
     if kind == 0:
         return np.broadcast_to(c0, (h, w, 3))
@@ -103,13 +111,16 @@ def _texture(rng: np.random.Generator, h: int, w: int, beneath: np.ndarray) -> n
 
 
 def draw_scene(rng: np.random.Generator, size: Tuple[int, int] = (160, 160),
-               max_objects: int = 4) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
+               max_objects: int = 4, colours_by_class: bool = False
+               ) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray]]]:
     """One random scene.
 
     Args:
         rng: the random source (a seed fixes the scene).
         size: (H, W) in pixels.
         max_objects: at most this many shapes (at least one).
+        colours_by_class: colour each shape from its class's family (CLASS_COLOURS) on a greyish
+            background, instead of a random colour far from what it covers.
 
     Returns:
         (image, objects): image (H, W, 3) uint8 RGB; objects a list of (class index, (H, W) bool
@@ -117,6 +128,9 @@ def draw_scene(rng: np.random.Generator, size: Tuple[int, int] = (160, 160),
     """
     h, w = size
     image = _background(rng, h, w)
+    if colours_by_class:
+        grey = image.mean(2, keepdims=True)
+        image = grey + BACKGROUND_SATURATION * (image - grey)
     drawn: List[Tuple[int, np.ndarray, np.ndarray]] = []  # (class, full mask, visible mask)
     for _ in range(int(rng.integers(1, max_objects + 1))):
         cls = int(rng.integers(len(SHAPE_CLASSES)))
@@ -127,8 +141,9 @@ def draw_scene(rng: np.random.Generator, size: Tuple[int, int] = (160, 160),
         if any(v.sum() < max(MIN_VISIBLE_FRACTION * f.sum(), MIN_VISIBLE_PIXELS)
                for _, f, v in hidden):
             continue  # would hide an earlier object too much: leave this one out
-        beneath = image[mask].mean(0)
-        image = np.where(mask[..., None], _texture(rng, h, w, beneath), image)
+        colour = (_near(rng, np.array(CLASS_COLOURS[cls], float), CLASS_COLOUR_SPREAD)
+                  if colours_by_class else _contrasting(rng, image[mask].mean(0)))
+        image = np.where(mask[..., None], _texture(rng, h, w, colour), image)
         drawn = hidden + [(cls, mask, mask)]
     noise = rng.normal(0, rng.uniform(0, 8), image.shape)
     image = np.clip(image + noise, 0, 255).astype(np.uint8)

@@ -4,6 +4,7 @@
     ROOT/annotations/{training,validation}/000000.png   uint8 labels:
         0 = "other" (ignored with reduce_zero_label, as in ADE20K): a one-pixel band on every outline
         1 = background, 2.. = the shapes in SHAPE_CLASSES order
+Each class in its own colour family by default (``draw_scene``'s ``colours_by_class``).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def label_map(objects, size: Tuple[int, int]) -> np.ndarray:
 
 def generate_toy_ade(root: str, num_train: int = 400, num_val: int = 50,
                      size: Tuple[int, int] = (160, 160), seed: int = 0,
-                     overwrite: bool = False) -> str:
+                     colours_by_class: bool = True, overwrite: bool = False) -> str:
     """Write the toy ADE20K-format dataset under ``root`` and return ``root``.
 
     Args:
@@ -43,10 +44,13 @@ def generate_toy_ade(root: str, num_train: int = 400, num_val: int = 50,
         num_train, num_val: images per split.
         size: (H, W) of every image in pixels.
         seed: fixes every image and label map.
+        colours_by_class: each class in its own colour family (see ``draw_scene``); without it,
+            random colours, and the class is in the outline alone (as in the detection set).
         overwrite: rewrite even when ``root`` already holds this exact dataset.
     """
     params = dict(kind='ade', version=SCENE_VERSION, num_train=num_train,
-                  num_val=num_val, size=list(size), seed=seed)
+                  num_val=num_val, size=list(size), seed=seed,
+                  colours_by_class=colours_by_class)
     if not overwrite and is_complete(root, params):
         return root
     for split, count in (('training', num_train), ('validation', num_val)):
@@ -55,7 +59,7 @@ def generate_toy_ade(root: str, num_train: int = 400, num_val: int = 50,
         os.makedirs(label_dir, exist_ok=True)
         for i in range(count):
             rng = np.random.default_rng([seed, 2 if split == 'training' else 3, i])
-            image, objects = draw_scene(rng, tuple(size))
+            image, objects = draw_scene(rng, tuple(size), colours_by_class=colours_by_class)
             cv2.imwrite(osp.join(image_dir, f'{i:06d}.jpg'), image[..., ::-1],
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(label_dir, f'{i:06d}.png'), label_map(objects, tuple(size)))

@@ -9,6 +9,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from swin_mm.data import SHAPE_CLASSES, draw_scene, generate_toy_ade, generate_toy_coco
+from swin_mm.data.shapes import CLASS_COLOURS
 
 
 def _files(root):
@@ -103,3 +104,41 @@ def test_interrupted_generation_is_redone(tmp_path, generate):
     os.remove(os.path.join(root, '.swin_mm_toy.json'))  # as if killed before the marker
     assert generate(root, num_train=2, num_val=1) == root
     assert os.path.isfile(os.path.join(root, '.swin_mm_toy.json'))
+
+
+
+@pytest.mark.parametrize('by_class', [True, False])
+def test_segmentation_scenes_colour_each_class_from_its_own_family(by_class):
+    # saturation: max - min over R, G, B (0..255); per background pixel, per object mean colour
+    anchors = np.array(CLASS_COLOURS, float)
+    hits, total, background_saturation, object_saturation = 0, 0, [], []
+    for seed in range(60):
+        image, objects = draw_scene(np.random.default_rng(seed), (96, 128),
+                                    colours_by_class=by_class)
+        covered = np.any([m for _, m in objects], axis=0)
+        background_saturation.append(np.ptp(image[~covered].astype(float), axis=1).mean())
+        for cls, mask in objects:
+            mean = image[mask].astype(float).mean(0)
+            object_saturation.append(np.ptp(mean))
+            hits += int(np.argmin(np.linalg.norm(anchors - mean, axis=1)) == cls)
+            total += 1
+    if by_class:  # every object nearest its own class's colour, more saturated than any background
+        assert hits == total > 100
+        assert max(background_saturation) < min(object_saturation)
+    else:  # random colours: about chance (1 in 5), and backgrounds in full colour
+        assert hits / total < 0.4
+        assert max(background_saturation) > min(object_saturation)
+
+
+def test_detection_scenes_are_the_ones_the_readme_measured():
+    # make demo's numbers hold for these scenes only: a change here must bump SCENE_VERSION
+    image, _ = draw_scene(np.random.default_rng(0), (96, 128))
+    assert int(image.astype(np.int64).sum()) == 2356642
+
+
+def test_ade_colour_option_is_part_of_the_dataset_identity(tmp_path):
+    root = str(tmp_path)
+    generate_toy_ade(root, num_train=1, num_val=1, seed=4)
+    first = _files(root)['images/training/000000.jpg']
+    generate_toy_ade(root, num_train=1, num_val=1, seed=4, colours_by_class=False)
+    assert _files(root)['images/training/000000.jpg'] != first  # rewritten, not kept
