@@ -1,6 +1,7 @@
 # UperNet Swin-T on the built-in toy ADE20K-format dataset, sized for 2 CPU cores: the real config
 # with only the data (6 classes), the image scale (128 px crops of 160 px images) and the schedule
-# changed. Data: python tools/make_toy_data.py ade data/toy_ade
+# changed. Data: python tools/make_toy_data.py ade data/toy_ade (each class in its own colour family;
+# see swin_mm/data/shapes.py)
 _base_ = '../upernet_swin_t_ade20k.py'
 data_root = 'data/toy_ade'
 crop_size = (128, 128)
@@ -52,9 +53,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Schedule: 400 iterations of batch 4 (~1.7-2.2 s each on 2 cores), 50-iteration warm-up, then
-# poly to 0. Learning rate 1e-4, as the detection toys (see toy/_base_/toy_coco.py): on the current
-# toy scenes it gave mIoU 22.1 (before: 3e-4 on the old scenes, 18.6). 600 iterations without
-# stochastic depth did no better (20.6) and took 24.6 min.
+# poly to 0. Learning rate 1e-4, as the detection toys (see toy/_base_/toy_coco.py). mIoU 82.1 at
+# iteration 200 and 90.9 at 400 (13.7 min); on scenes in random colours, where only the outline tells
+# the classes apart, 22.2 (README, "What made segmentation learn").
 max_iters = 400
 optim_wrapper = dict(optimizer=dict(lr=1e-4, fused=True))  # fused: see toy/_base_/toy_coco.py
 param_scheduler = [
