@@ -29,10 +29,20 @@ DEMO_CFG := configs/toy/mask_rcnn_swin_t_toy.py
 SEG_DIR := work_dirs/demo_upernet
 SEG_CFG := configs/toy/upernet_swin_t_toy.py
 
+# $(call set_aside_if_stale,WORK_DIR,DATA_DIR): a demo run trained on toy data that has since been
+# rewritten (a newer generator) would be resumed as finished and scored on data it never saw: move
+# it aside (never deleted) so that the demo trains anew.
+define set_aside_if_stale
+	@if [ -f $(1)/last_checkpoint ] && [ $(2)/.swin_mm_toy.json -nt $(1)/last_checkpoint ]; then \
+		old=$(1).before-$$(date +%Y%m%d-%H%M%S); mv $(1) $$old; \
+		echo "$(2) was rewritten since $(1) trained on it: moved to $$old, training anew"; fi
+endef
+
 # Generate the toy COCO set, train Mask R-CNN Swin-T (resuming: a finished run is not redone),
 # evaluate with the COCO table, draw predictions. Curves: $(DEMO_DIR)/curves.png.
 demo: env
 	$(PY) tools/make_toy_data.py coco data/toy_coco
+	$(call set_aside_if_stale,$(DEMO_DIR),data/toy_coco)
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) --resume
 	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR)/test \
 		--show-dir predictions --cfg-options test_evaluator.classwise=True
@@ -41,6 +51,7 @@ demo: env
 # The same for segmentation: UperNet Swin-T on the toy ADE20K-format set, mIoU table.
 demo-seg: env
 	$(PY) tools/make_toy_data.py ade data/toy_ade
+	$(call set_aside_if_stale,$(SEG_DIR),data/toy_ade)
 	$(PY) tools/train.py $(SEG_CFG) --work-dir $(SEG_DIR) --resume
 	$(PY) tools/test.py $(SEG_CFG) $$(cat $(SEG_DIR)/last_checkpoint) --work-dir $(SEG_DIR)/test \
 		--show-dir $(SEG_DIR)/test/predictions
