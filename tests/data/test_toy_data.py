@@ -106,7 +106,6 @@ def test_interrupted_generation_is_redone(tmp_path, generate):
     assert os.path.isfile(os.path.join(root, '.swin_mm_toy.json'))
 
 
-
 @pytest.mark.parametrize('by_class', [True, False])
 def test_segmentation_scenes_colour_each_class_from_its_own_family(by_class):
     # saturation: max - min over R, G, B (0..255); per background pixel, per object mean colour
