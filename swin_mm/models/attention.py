@@ -1,10 +1,13 @@
 """Window multi-head self-attention with relative position bias: W-MSA and SW-MSA in one module.
 
 The shift itself (cyclic roll) lives in the block; this module attends inside windows that it is
-given, with an optional additive mask per window (regions of the shifted map, padding). While
-autograd records, attention runs through :func:`swin_mm.ops.recompute.window_attention`, which
-keeps no attention probabilities for backward; otherwise through SDPA's fused kernel
-(:func:`swin_mm.ops.fused_attention.window_sdpa`) with the bias (+ mask) as its float mask.
+given, with an optional additive mask per window (regions of the shifted map, padding). Attention
+runs through SDPA's fused kernel (:func:`swin_mm.ops.fused_attention.window_sdpa`) with the bias
+(+ mask) as its float mask. On CUDA its memory-efficient kernel also trains: it keeps no attention
+probabilities and gives the learned bias its gradient. SDPA's fused CPU kernel gives no gradient
+to its mask, so on CPU, while autograd records, attention runs through
+:func:`swin_mm.ops.recompute.window_attention` instead (SDPA forward, probabilities recomputed in
+backward).
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from ..ops.recompute import window_attention
 from ..ops.window import Size2, relative_position_index, to_2tuple
 
 __all__ = ['WindowAttention']
+
+#: Devices whose fused SDPA kernel trains with a float mask that requires grad (the relative bias).
+SDPA_TRAINS_BIAS = ('cuda',)
 
 
 class WindowAttention(nn.Module):
@@ -79,8 +85,8 @@ class WindowAttention(nn.Module):
         bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
         mask = None if mask is None else mask[:, None].to(qkv.dtype)  # nW, 1, N, N
         dropout = self.attn_drop.p if self.training else 0.0
-        if torch.is_grad_enabled() and dropout == 0.0:
-            # training: keep qkv only and recompute the probabilities in backward
+        if torch.is_grad_enabled() and dropout == 0.0 and qkv.device.type not in SDPA_TRAINS_BIAS:
+            # training on CPU: keep qkv only and recompute the probabilities in backward
             out = window_attention(qkv, bias, mask, self.num_heads, self.scale)
         else:
             q, k, v = split_heads(qkv, nW, self.num_heads).unbind(0)  # each B, nW, h, N, d
