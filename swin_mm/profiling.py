@@ -8,7 +8,7 @@ from typing import Callable, Dict, Iterable, List, Sequence
 import torch
 
 __all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rate',
-           'fit_exponent']
+           'fit_exponent', 'cuda_kernel_times']
 
 
 def saved_activation_bytes(step: Callable[[], torch.Tensor],
@@ -36,8 +36,10 @@ def saved_activation_bytes(step: Callable[[], torch.Tensor],
     return sum(storages.values())
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds (CUDA synchronised)."""
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1, calls: int = 1) -> float:
+    """Median over ``repeats`` samples of the wall time of ``fn()`` in seconds, each sample the
+    mean of ``calls`` back-to-back calls (CUDA synchronised at the sample's ends only, so that
+    a GPU's queue stays full)."""
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for _ in range(warmup):
         fn()
@@ -45,9 +47,10 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     times: List[float] = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        for _ in range(calls):
+            fn()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start) / calls)
     return statistics.median(times)
 
 
@@ -77,3 +80,19 @@ def fit_exponent(pixels: Sequence[float], seconds: Sequence[float]) -> float:
     ys = [math.log(s) for s in seconds]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def cuda_kernel_times(fn: Callable[[], object]) -> Dict[str, float]:
+    """GPU seconds spent in each CUDA kernel while ``fn()`` runs once, by kernel name (from
+    ``torch.profiler``): shows which attention kernel SDPA dispatched to, and how much of the
+    wall time the GPU was busy."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    totals: Dict[str, float] = {}
+    for event in prof.events():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            totals[event.name] = totals.get(event.name, 0.0) + event.time_range.elapsed_us() / 1e6
+    return totals

@@ -55,35 +55,37 @@ def parse_size(text):
     return int(h), int(w)
 
 
-def time_pair(ours, ref, x, repeats, train, autocast_dtype):
-    """Median seconds of (ours, ref), alternating runs."""
+def time_pair(ours, ref, x, repeats, train, autocast_dtype, calls=1):
+    """Median seconds per call of (ours, ref), alternating samples of ``calls`` calls each."""
     from swin_mm.profiling import median_time
     import statistics
-
-    def step(model):
-        def run():
-            ctx = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype
-                   else torch.autocast(x.device.type, enabled=False))
-            if train:
-                model.train()
-                with ctx:
-                    loss = sum(o.float().sum() for o in model(x))
-                loss.backward()
-                model.zero_grad(set_to_none=True)
-            else:
-                model.eval()
-                with torch.no_grad(), ctx:
-                    model(x)
-        return run
-
-    a, b = step(ours), step(ref)
+    a, b = train_step(ours, x, train, autocast_dtype), train_step(ref, x, train, autocast_dtype)
     a()
     b()  # warm-up (and mask caches)
     ta, tb = [], []
     for _ in range(repeats):
-        ta.append(median_time(a, 1, warmup=0))
-        tb.append(median_time(b, 1, warmup=0))
+        ta.append(median_time(a, 1, warmup=0, calls=calls))
+        tb.append(median_time(b, 1, warmup=0, calls=calls))
     return statistics.median(ta), statistics.median(tb)
+
+
+def train_step(model, x, train, autocast_dtype):
+    """A closure running one forward (eval, no grad) or forward+backward (train, sum of outputs
+    as loss) of ``model`` on ``x``, in ``autocast_dtype`` autocast or in full precision."""
+    def run():
+        ctx = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype
+               else torch.autocast(x.device.type, enabled=False))
+        if train:
+            model.train()
+            with ctx:
+                loss = sum(o.float().sum() for o in model(x))
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+        else:
+            model.eval()
+            with torch.no_grad(), ctx:
+                model(x)
+    return run
 
 
 def activation_mib(model, x):
@@ -99,11 +101,14 @@ def set_with_cp(model, enabled):
         stage.with_cp = enabled
 
 
-def cuda_peak_mib(model, x):
+def cuda_peak_mib(model, x, autocast_dtype=None):
+    """Peak CUDA memory of one training step, MiB (weights and gradients included)."""
+    step = train_step(model, x, True, autocast_dtype)
+    step()
+    torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    model.train()
-    sum(o.sum() for o in model(x)).backward()
-    model.zero_grad(set_to_none=True)
+    step()
+    torch.cuda.synchronize()
     return torch.cuda.max_memory_allocated() / 2 ** 20
 
 
@@ -114,7 +119,10 @@ def main(argv=None):
     parser.add_argument('--scaling-sizes', nargs='+',
                         default=['224x224', '448x448', '800x800', '1216x1216', '1600x1600'])
     parser.add_argument('--memory-size', default='800x800')
+    parser.add_argument('--batch', type=int, default=1, help='images per batch')
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--calls', type=int, default=None,
+                        help='calls per timed sample (default 1 on CPU, 10 on CUDA)')
     parser.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
     parser.add_argument('--quick', action='store_true', help='Swin-T, small sizes, 2 repeats')
     parser.add_argument('--out', default='results')
@@ -125,68 +133,28 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if args.calls is None:
+        args.calls = 10 if device.type == 'cuda' else 1
+    from swin_mm.profiling import matmul_rate
     dtypes = [None, torch.bfloat16] if device.type == 'cuda' else [None]
-    from swin_mm.profiling import fit_exponent, forward_flops, matmul_rate
     result = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else
-                  platform.processor() or platform.machine(),
-                  threads=torch.get_num_threads(), torch=torch.__version__, rows=[])
-    rate = matmul_rate(device=device.type)
-    result['matmul_gflops'] = rate / 1e9
-    print(f'device: {result["device"]}, {result["threads"]} threads, fp32 matmul '
-          f'{rate / 1e9:.0f} GFLOP/s')
-    header = (f'{"arch":5} {"size":>9} {"dtype":>5} {"mode":>8} {"swin_mm s":>9} {"mmdet s":>8} '
-              f'{"speed-up":>8} {"GFLOP/s":>8} {"% matmul":>8}')
-    print(header)
+                  platform.processor() or platform.machine(), batch=args.batch,
+                  threads=torch.get_num_threads(), torch=torch.__version__, rows=[],
+                  matmul_gflops={str(d or 'fp32'): matmul_rate(device=device.type,
+                                                               dtype=d or torch.float32) / 1e9
+                                 for d in dtypes})
+    print(f'device: {result["device"]}, {result["threads"]} threads, batch {args.batch}, '
+          + ', '.join(f'{k} matmul {v:.0f} GFLOP/s' for k, v in result['matmul_gflops'].items()))
+    print(f'{"arch":5} {"size":>9} {"dtype":>5} {"mode":>8} {"swin_mm s":>9} {"mmdet s":>8} '
+          f'{"speed-up":>8} {"GFLOP/s":>8} {"% matmul":>8}')
     for arch in args.archs:
         ours, ref = build_pair(arch, device)
         for size in map(parse_size, args.sizes):
-            x = torch.randn(1, 3, *size, device=device)
-            with torch.no_grad():
-                err = relative_error(ours(x), ref(x))
-            assert err <= 1e-5, f'{arch} {size}: swin_mm and mmdet disagree (relative error {err})'
-            flops = forward_flops(ours, x)
-            for dtype in dtypes:
-                for train in (False, True):
-                    t_ours, t_ref = time_pair(ours, ref, x, args.repeats, train, dtype)
-                    gfs = flops / t_ours / 1e9 if not train else None
-                    row = dict(arch=arch, size=list(size), dtype=str(dtype or 'fp32'),
-                               mode='fwd+bwd' if train else 'forward', swin_mm_s=t_ours,
-                               mmdet_s=t_ref, speedup=t_ref / t_ours, rel_error=err,
-                               forward_gflop=flops / 1e9, forward_gflops_rate=gfs,
-                               fraction_of_matmul=gfs * 1e9 / rate if not train else None)
-                    result['rows'].append(row)
-                    rate_text = (f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%' if not train
-                                 else f'{"-":>8} {"-":>8}')  # FLOPs are counted for forward
-                    print(f'{arch:5} {size[0]:>4}x{size[1]:<4} {row["dtype"][-4:]:>5} '
-                          f'{row["mode"]:>8} {t_ours:9.3f} {t_ref:8.3f} {t_ref / t_ours:7.2f}x '
-                          f'{rate_text}')
-        mem_size = parse_size(args.memory_size)
-        x = torch.randn(1, 3, *mem_size, device=device)
-        mem = dict(arch=arch, size=list(mem_size), swin_mm_mib=activation_mib(ours, x),
-                   mmdet_mib=activation_mib(ref, x))
-        set_with_cp(ours, True)
-        mem['swin_mm_with_cp_mib'] = activation_mib(ours, x)
-        set_with_cp(ours, False)
+            result['rows'] += speed_rows(ours, ref, arch, size, dtypes, args, result)
+        result.setdefault('memory', []).append(memory_row(ours, ref, arch, args, device, dtypes))
+        result.setdefault('scaling', []).append(scaling_row(ours, ref, arch, args, device))
         if device.type == 'cuda':
-            mem['swin_mm_cuda_peak_mib'] = cuda_peak_mib(ours, x)
-            mem['mmdet_cuda_peak_mib'] = cuda_peak_mib(ref, x)
-        result.setdefault('memory', []).append(mem)
-        print(f'activation memory, {arch} {mem_size[0]}x{mem_size[1]} training step: swin_mm '
-              f'{mem["swin_mm_mib"]:.0f} MiB, mmdet {mem["mmdet_mib"]:.0f} MiB '
-              f'({mem["swin_mm_mib"] / mem["mmdet_mib"]:.2f}x), swin_mm with_cp '
-              f'{mem["swin_mm_with_cp_mib"]:.0f} MiB')
-        scaling = dict(arch=arch, pixels=[], swin_mm_s=[], mmdet_s=[])
-        for size in map(parse_size, args.scaling_sizes):
-            x = torch.randn(1, 3, *size, device=device)
-            t_ours, t_ref = time_pair(ours, ref, x, max(1, args.repeats // 2), False, None)
-            scaling['pixels'].append(size[0] * size[1])
-            scaling['swin_mm_s'].append(t_ours)
-            scaling['mmdet_s'].append(t_ref)
-        scaling['swin_mm_exponent'] = fit_exponent(scaling['pixels'], scaling['swin_mm_s'])
-        scaling['mmdet_exponent'] = fit_exponent(scaling['pixels'], scaling['mmdet_s'])
-        result.setdefault('scaling', []).append(scaling)
-        print(f'forward time ~ pixels^k, {arch}: swin_mm k={scaling["swin_mm_exponent"]:.2f}, '
-              f'mmdet k={scaling["mmdet_exponent"]:.2f}')
+            result.setdefault('kernels', []).append(kernel_row(ours, ref, arch, args, device))
     os.makedirs(args.out, exist_ok=True)
     stem = osp.join(args.out, f'benchmark_{device.type}')
     with open(stem + '.json', 'w') as f:
@@ -194,6 +162,112 @@ def main(argv=None):
     plot(result, stem + '.png')
     print(f'wrote {stem}.json and {stem}.png')
     return result
+
+
+def check_agreement(ours, ref, x):
+    """Relative error of swin_mm's outputs against mmdet's in full fp32 (TF32 off); raises if
+    over 1e-5."""
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.no_grad():
+            err = relative_error(ours(x), ref(x))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+    if err > 1e-5:
+        raise AssertionError(f'swin_mm and mmdet disagree on {tuple(x.shape)} (relative error '
+                             f'{err:.2e})')
+    return err
+
+
+def speed_rows(ours, ref, arch, size, dtypes, args, result):
+    """Forward and forward+backward times of both models at one input size, per dtype."""
+    from swin_mm.profiling import forward_flops
+    x = torch.randn(args.batch, 3, *size, device=next(ours.parameters()).device)
+    err = check_agreement(ours, ref, x)
+    flops = forward_flops(ours, x)
+    rows = []
+    for dtype in dtypes:
+        rate = result['matmul_gflops'][str(dtype or 'fp32')] * 1e9
+        for train in (False, True):
+            t_ours, t_ref = time_pair(ours, ref, x, args.repeats, train, dtype, args.calls)
+            gfs = None if train else flops / t_ours / 1e9  # FLOPs are counted for forward
+            row = dict(arch=arch, size=list(size), dtype=str(dtype or 'fp32'),
+                       mode='fwd+bwd' if train else 'forward', swin_mm_s=t_ours, mmdet_s=t_ref,
+                       speedup=t_ref / t_ours, rel_error=err, forward_gflop=flops / 1e9,
+                       forward_gflops_rate=gfs,
+                       fraction_of_matmul=None if train else gfs * 1e9 / rate)
+            rows.append(row)
+            rate_text = (f'{"-":>8} {"-":>8}' if train
+                         else f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%')
+            print(f'{arch:5} {size[0]:>4}x{size[1]:<4} {row["dtype"][-4:]:>5} {row["mode"]:>8} '
+                  f'{t_ours:9.4f} {t_ref:8.4f} {t_ref / t_ours:7.2f}x {rate_text}', flush=True)
+    return rows
+
+
+def memory_row(ours, ref, arch, args, device, dtypes):
+    """Activation memory of a training step (both, and swin_mm with_cp); peak CUDA memory."""
+    size = parse_size(args.memory_size)
+    x = torch.randn(args.batch, 3, *size, device=device)
+    mem = dict(arch=arch, size=list(size), swin_mm_mib=activation_mib(ours, x),
+               mmdet_mib=activation_mib(ref, x))
+    set_with_cp(ours, True)
+    mem['swin_mm_with_cp_mib'] = activation_mib(ours, x)
+    set_with_cp(ours, False)
+    print(f'activation memory, {arch} {size[0]}x{size[1]} training step: swin_mm '
+          f'{mem["swin_mm_mib"]:.0f} MiB, mmdet {mem["mmdet_mib"]:.0f} MiB '
+          f'({mem["swin_mm_mib"] / mem["mmdet_mib"]:.2f}x), swin_mm with_cp '
+          f'{mem["swin_mm_with_cp_mib"]:.0f} MiB')
+    if device.type == 'cuda':
+        for dtype in dtypes:
+            name = str(dtype or 'fp32')
+            a, b = cuda_peak_mib(ours, x, dtype), cuda_peak_mib(ref, x, dtype)
+            mem[f'swin_mm_cuda_peak_mib_{name}'], mem[f'mmdet_cuda_peak_mib_{name}'] = a, b
+            print(f'peak CUDA memory, {arch} {name} training step: swin_mm {a:.0f} MiB, '
+                  f'mmdet {b:.0f} MiB ({a / b:.2f}x)')
+    return mem
+
+
+def scaling_row(ours, ref, arch, args, device):
+    """Forward time of both against pixel count, and the fitted exponents."""
+    from swin_mm.profiling import fit_exponent
+    scaling = dict(arch=arch, pixels=[], swin_mm_s=[], mmdet_s=[])
+    for size in map(parse_size, args.scaling_sizes):
+        x = torch.randn(args.batch, 3, *size, device=device)
+        t_ours, t_ref = time_pair(ours, ref, x, max(1, args.repeats // 2), False, None,
+                                  args.calls)
+        scaling['pixels'].append(size[0] * size[1])
+        scaling['swin_mm_s'].append(t_ours)
+        scaling['mmdet_s'].append(t_ref)
+    scaling['swin_mm_exponent'] = fit_exponent(scaling['pixels'], scaling['swin_mm_s'])
+    scaling['mmdet_exponent'] = fit_exponent(scaling['pixels'], scaling['mmdet_s'])
+    print(f'forward time ~ pixels^k, {arch}: swin_mm k={scaling["swin_mm_exponent"]:.2f}, '
+          f'mmdet k={scaling["mmdet_exponent"]:.2f}')
+    return scaling
+
+
+ATTENTION_KERNEL_WORDS = ('fmha', 'flash', 'attention', 'sdpa', 'softmax')
+
+
+def kernel_row(ours, ref, arch, args, device):
+    """Which attention kernels a bf16 training step of each model runs, and how busy the GPU
+    is (kernel time over wall time) at the largest benchmark size."""
+    from swin_mm.profiling import cuda_kernel_times, median_time
+    size = parse_size(args.sizes[-1])
+    x = torch.randn(args.batch, 3, *size, device=device)
+    row = dict(arch=arch, size=list(size))
+    for name, model in (('swin_mm', ours), ('mmdet', ref)):
+        step = train_step(model, x, True, torch.bfloat16)
+        wall = median_time(step, 3, warmup=2)
+        kernels = cuda_kernel_times(step)
+        attention = {k: v for k, v in kernels.items()
+                     if any(w in k.lower() for w in ATTENTION_KERNEL_WORDS)}
+        row[name] = dict(wall_s=wall, kernel_s=sum(kernels.values()), attention_kernels=attention)
+        print(f'{name} {arch} {size[0]}x{size[1]} bf16 training step: GPU busy '
+              f'{sum(kernels.values()) * 1e3:.1f} of {wall * 1e3:.1f} ms; attention kernels:')
+        for k, v in sorted(attention.items(), key=lambda kv: -kv[1]):
+            print(f'    {v * 1e3:7.2f} ms  {k[:110]}')
+    return row
 
 
 def plot(result, path):

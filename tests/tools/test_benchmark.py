@@ -1,0 +1,34 @@
+"""tools/benchmark.py: runs end to end on small sizes, writes its JSON, and refuses to time two
+models that disagree. (Its numbers are not asserted: speed lives in the benchmark, not in tests.)"""
+import json
+
+import pytest
+import torch
+
+from tests.helpers.tools import load_tool
+
+
+def test_small_run_writes_every_table(tmp_path):
+    result = load_tool('benchmark').main([
+        '--archs', 'tiny', '--sizes', '64x96', '--scaling-sizes', '64x64', '96x96',
+        '--memory-size', '64x64', '--repeats', '1', '--out', str(tmp_path)])
+    saved = json.loads((tmp_path / 'benchmark_cpu.json').read_text())
+    assert saved['rows'] == json.loads(json.dumps(result['rows']))
+    assert [(r['mode'], r['dtype']) for r in saved['rows']] == [('forward', 'fp32'),
+                                                                 ('fwd+bwd', 'fp32')]
+    assert all(r['rel_error'] <= 1e-5 and r['swin_mm_s'] > 0 for r in saved['rows'])
+    memory, = saved['memory']
+    assert memory['swin_mm_with_cp_mib'] < memory['swin_mm_mib'] < memory['mmdet_mib']
+    assert len(saved['scaling'][0]['pixels']) == 2
+    assert (tmp_path / 'benchmark_cpu.png').stat().st_size > 0
+
+
+def test_disagreeing_models_are_not_timed():
+    benchmark = load_tool('benchmark')
+    ours, ref = benchmark.build_pair('tiny', torch.device('cpu'))
+    x = torch.randn(1, 3, 64, 64)
+    assert benchmark.check_agreement(ours, ref, x) <= 1e-5
+    with torch.no_grad():
+        ours.norm3.weight.mul_(1.01)
+    with pytest.raises(AssertionError, match='disagree'):
+        benchmark.check_agreement(ours, ref, x)
