@@ -42,7 +42,9 @@ class _WindowAttention(torch.autograd.Function):
         if torch.compiler.is_compiling():  # dynamo cannot trace SDPA inside a Function's forward
             out = torch.matmul(_probabilities(q, k, bias, mask, scale), v).transpose(2, 3)
         else:
-            attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
+            # detached: SDPA's CPU flash kernel refuses a mask flagged requires_grad (even with
+            # grad mode off, as here) and falls back to its unfused math
+            attn_mask = bias.detach() if mask is None else bias + mask  # (nW,) h, N, N
             out = window_sdpa(q, k, v, attn_mask, scale).transpose(2, 3)  # no probabilities kept
         return out.reshape(qkv.shape[0], qkv.shape[1], -1)  # B*nW, N, C (no copy: window_sdpa)
 

@@ -81,3 +81,16 @@ def test_window_attention_backward_takes_a_non_contiguous_gradient():
     ref = _merge(torch.softmax(q @ k.transpose(-2, -1) * 0.3 + bias + mask, -1) @ v)
     for a, b in zip(strided, torch.autograd.grad(ref, (qkv, bias), grad)):
         torch.testing.assert_close(a, b)
+
+
+def test_window_attention_forward_takes_the_fused_kernel():
+    """With or without a mask, though the bias requires grad (SDPA's CPU flash kernel refuses a
+    mask flagged requires_grad and falls back to its unfused math)."""
+    qkv = _qkv(dtype=torch.float32)
+    bias = torch.randn(2, 5, 5, requires_grad=True)
+    for mask in (None, torch.zeros(3, 1, 5, 5)):
+        with torch.profiler.profile() as prof:
+            window_attention(qkv, bias, mask, 2, 0.3)
+        names = {e.name for e in prof.events()}
+        assert 'aten::_scaled_dot_product_flash_attention_for_cpu' in names, names
+        assert 'aten::_scaled_dot_product_attention_math' not in names, names
