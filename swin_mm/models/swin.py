@@ -15,8 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from ..ops.window import (Size2, pad_to_multiple, to_2tuple, window_attention_mask,
-                          window_partition, window_reverse)
+from ..ops.window import (Size2, reverse_and_unshift, shift_and_partition, to_2tuple,
+                          window_attention_mask)
 from .attention import WindowAttention
 from .layers import DropPath, Mlp, PatchEmbed, PatchMerging
 
@@ -65,19 +65,12 @@ class SwinBlock(nn.Module):
         """(B, H, W, C) -> (B, H, W, C)."""
         H, W = x.shape[1], x.shape[2]
         shortcut = x
-        x, padded_size = pad_to_multiple(self.norm1(x), self.window_size)
-        sh, sw = self.shift_size
-        if sh or sw:
-            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        # pad, shift (roll), partition; attend; reverse, shift back, crop
+        windows, padded_size = shift_and_partition(self.norm1(x), self.window_size,
+                                                   self.shift_size)  # B*nW, N, C
         mask = window_attention_mask((H, W), padded_size, self.window_size, self.shift_size,
                                      self.mask_padding, x.device)
-        x = self.attn(window_partition(x, self.window_size), mask)  # B*nW, N, C
-        x = window_reverse(x, self.window_size, padded_size)  # B, Hp, Wp, C
-        if sh or sw:
-            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
-        x = x[:, :H, :W, :]
-        if torch.compiler.is_compiling():  # one layout whether or not it padded: no size guard
-            x = x.clone(memory_format=torch.contiguous_format)
+        x = reverse_and_unshift(self.attn(windows, mask), self.window_size, self.shift_size, (H, W))
         x = shortcut + self.drop_path(x)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 

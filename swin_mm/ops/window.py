@@ -2,7 +2,9 @@
 
 Pure functions: padding to a multiple of the window, partition into windows and back, the
 relative-position index, and the attention masks of the shifted windows (built once per padded size
-and device, then cached). Nothing here holds parameters.
+and device, then cached). A block's pad + cyclic shift + partition, and its reverse + shift back +
+crop, each run as one row gather (:func:`shift_and_partition`, :func:`reverse_and_unshift`).
+Nothing here holds parameters.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import torch.nn.functional as F
 
 __all__ = [
     'to_2tuple', 'pad_to_multiple', 'round_up', 'window_partition', 'window_reverse',
-    'relative_position_index', 'window_attention_mask',
+    'shift_and_partition', 'reverse_and_unshift', 'relative_position_index',
+    'window_attention_mask',
 ]
 
 Size2 = Tuple[int, int]
@@ -91,6 +94,123 @@ def window_reverse(windows: torch.Tensor, window_size: Size2, padded_size: Size2
     C = windows.shape[-1]
     x = windows.view(-1, Hp // wh, Wp // ww, wh, ww, C)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, Hp, Wp, C)  # B, Hp, Wp, C
+
+
+def shift_and_partition(x: torch.Tensor, window_size: Size2, shift_size: Size2
+                        ) -> Tuple[torch.Tensor, Size2]:
+    """Zero-pad to a multiple of the window, roll by ``-shift_size``, cut into windows.
+
+    Eager mode runs this as one gather of token rows (padding rows zeroed), and its backward as the
+    inverse gather: one pass over the map instead of a pad, two for the 2-D roll and one for the
+    partition (Swin-T stage 1 at 800x1216: 1.7 against 10.7 ms). Under ``torch.compile`` the plain
+    ops, which the compiler fuses.
+
+    Args:
+        x: (B, H, W, C).
+        window_size: (wh, ww); shift_size: (sh, sw), zeros for W-MSA.
+    Returns:
+        (B * nW, wh * ww, C) windows of the padded, shifted map, and its padded size (Hp, Wp).
+    """
+    if torch.compiler.is_compiling():
+        x, padded_size = pad_to_multiple(x, window_size)
+        if any(shift_size):
+            x = torch.roll(x, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
+        return window_partition(x, window_size), padded_size
+    B, H, W, C = x.shape
+    gather, scatter, pad_rows = _batched_gather_index(B, (H, W), window_size, shift_size, x.device)
+    windows = _RowGather.apply(x.reshape(B * H * W, C), gather, pad_rows, scatter, None)
+    padded_size = round_up(H, window_size[0]), round_up(W, window_size[1])
+    return windows.view(-1, window_size[0] * window_size[1], C), padded_size
+
+
+def reverse_and_unshift(windows: torch.Tensor, window_size: Size2, shift_size: Size2,
+                        image_size: Size2) -> torch.Tensor:
+    """Inverse of :func:`shift_and_partition`: windows back to the map, roll by ``+shift_size``,
+    crop the padding; one gather in eager mode.
+
+    Args:
+        windows: (B * nW, wh * ww, C).
+        window_size: (wh, ww); shift_size: (sh, sw).
+        image_size: (H, W) before padding.
+    Returns:
+        (B, H, W, C), contiguous.
+    """
+    H, W = image_size
+    C = windows.shape[-1]
+    if torch.compiler.is_compiling():
+        padded_size = round_up(H, window_size[0]), round_up(W, window_size[1])
+        x = window_reverse(windows, window_size, padded_size)
+        if any(shift_size):
+            x = torch.roll(x, shifts=shift_size, dims=(1, 2))
+        # one layout whether or not it padded: no guard on the size
+        return x[:, :H, :W, :].clone(memory_format=torch.contiguous_format)
+    padded = round_up(H, window_size[0]) * round_up(W, window_size[1])
+    B = windows.numel() // (padded * C)
+    gather, scatter, pad_rows = _batched_gather_index(B, (H, W), window_size, shift_size,
+                                                      windows.device)
+    x = _RowGather.apply(windows.reshape(-1, C), scatter, None, gather, pad_rows)
+    return x.view(B, H, W, C)
+
+
+class _RowGather(torch.autograd.Function):
+    """out = x[index] with rows ``zero_rows`` zeroed; backward gathers the gradient back with
+    ``back_index`` (zeroing ``back_zero_rows``). Right when ``index`` hits every kept row of ``x``
+    exactly once and ``back_index`` is its inverse, as for a permutation with padding."""
+
+    @staticmethod
+    def forward(ctx, x, index, zero_rows, back_index, back_zero_rows):
+        ctx.save_for_backward(back_index, back_zero_rows)
+        return _gather_rows(x, index, zero_rows)
+
+    @staticmethod
+    def backward(ctx, grad):
+        back_index, back_zero_rows = ctx.saved_tensors
+        return _gather_rows(grad, back_index, back_zero_rows), None, None, None, None
+
+
+def _gather_rows(x: torch.Tensor, index: torch.Tensor, zero_rows: Optional[torch.Tensor]
+                 ) -> torch.Tensor:
+    out = x.contiguous().index_select(0, index)
+    if zero_rows is not None and zero_rows.numel():
+        out.index_fill_(0, zero_rows, 0)
+    return out
+
+
+def _batched_gather_index(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
+                          device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_gather_index` for ``batch`` images stacked row-wise (image b's rows offset by b times
+    its row count)."""
+    gather, scatter, pad_rows = _gather_index(tuple(image_size), tuple(window_size),
+                                              tuple(shift_size), device)
+    if batch == 1:
+        return gather, scatter, pad_rows
+    images = torch.arange(batch, device=device)[:, None]
+    return ((gather + images * scatter.numel()).flatten(),
+            (scatter + images * gather.numel()).flatten(),
+            (pad_rows + images * gather.numel()).flatten())
+
+
+@lru_cache(maxsize=64)
+def _gather_index(image_size: Size2, window_size: Size2, shift_size: Size2, device
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where each window token comes from, built with the same pad, roll and partition as the maps.
+
+    Returns:
+        gather: (nW * N,) source row h * W + w of each window token (0 for padding);
+        scatter: (H * W,) window token of each source row (the inverse);
+        pad_rows: the window tokens that are padding.
+    Cached per sizes and device: do not modify.
+    """
+    H, W = image_size
+    source = torch.arange(1, H * W + 1, device=device).view(1, H, W, 1)  # 0 will mark padding
+    source, _ = pad_to_multiple(source, window_size)
+    if any(shift_size):
+        source = torch.roll(source, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
+    source = window_partition(source, window_size).flatten() - 1
+    is_pad = source < 0
+    scatter = torch.empty(H * W, dtype=torch.long, device=device)
+    scatter[source[~is_pad]] = torch.arange(source.numel(), device=device)[~is_pad]
+    return source.clamp(min=0), scatter, is_pad.nonzero().flatten()
 
 
 def relative_position_index(window_size: Size2) -> torch.Tensor:

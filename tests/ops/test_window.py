@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from swin_mm.ops.window import (REGION_MASK_VALUE, pad_to_multiple, relative_position_index,
-                                window_attention_mask, window_partition, window_reverse)
+                                reverse_and_unshift, shift_and_partition, window_attention_mask,
+                                window_partition, window_reverse)
 
 
 def test_pad_to_multiple_pads_bottom_right_only_when_needed():
@@ -76,3 +77,20 @@ def test_padding_mask_hides_padded_keys_only():
     mask = window_attention_mask((5, 7), (7, 7), (7, 7), (0, 0), True)
     padded_key = torch.tensor([r >= 5 for r in range(7) for _ in range(7)])
     assert (mask[0][:, padded_key] < -1e3).all() and not mask[0][:, ~padded_key].any()
+
+
+@pytest.mark.parametrize('size, shift', [((14, 21), (3, 3)), ((10, 19), (3, 3)), ((10, 19), (0, 0)),
+                                         ((5, 3), (3, 3)), ((7, 7), (0, 0))])
+def test_shift_and_partition_is_pad_roll_partition_and_back(size, shift):
+    """The one-gather forms against the plain ops they replace, values and gradients, 2 images."""
+    window = (7, 7)
+    x = torch.randn(2, *size, 5, dtype=torch.float64, requires_grad=True)
+    padded, padded_size = pad_to_multiple(x, window)
+    expected = window_partition(torch.roll(padded, (-shift[0], -shift[1]), (1, 2)), window)
+    windows, got_size = shift_and_partition(x, window, shift)
+    assert got_size == padded_size and torch.equal(windows, expected)
+    back = reverse_and_unshift(windows, window, shift, size)
+    assert back.is_contiguous() and torch.equal(back, x)
+    assert torch.autograd.gradcheck(lambda t: shift_and_partition(t, window, shift)[0], (x,))
+    w = windows.detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: reverse_and_unshift(t, window, shift, size), (w,))
