@@ -36,7 +36,6 @@ def _autocast_off(like: torch.Tensor) -> torch.autocast:
 class _WindowAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, qkv, bias, mask, num_windows, num_heads, scale):
-        ctx.save_for_backward(qkv, bias, mask)
         ctx.num_windows, ctx.num_heads, ctx.scale = num_windows, num_heads, scale
         q, k, v = split_heads(qkv, num_windows, num_heads).unbind(0)  # B, nW, h, N, d views
         if torch.compiler.is_compiling():  # dynamo cannot trace SDPA inside a Function's forward
@@ -46,41 +45,52 @@ class _WindowAttention(torch.autograd.Function):
             # grad mode off, as here) and falls back to its unfused math
             attn_mask = bias.detach() if mask is None else bias + mask  # (nW,) h, N, N
             out = window_sdpa(q, k, v, attn_mask, scale).transpose(2, 3)  # no probabilities kept
-        return out.reshape(qkv.shape[0], qkv.shape[1], -1)  # B*nW, N, C (no copy: window_sdpa)
+        out = out.reshape(qkv.shape[0], qkv.shape[1], -1)  # B*nW, N, C (no copy: window_sdpa)
+        # the output costs no memory: the projection that follows keeps it anyway
+        ctx.save_for_backward(qkv, bias, mask, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        qkv, bias, mask = ctx.saved_tensors
+        qkv, bias, mask, out = ctx.saved_tensors
         with _autocast_off(qkv):  # all in the forward's dtype, whatever autocast is around
-            return _WindowAttention._backward(ctx, grad_out.to(qkv.dtype), qkv, bias, mask)
+            return _WindowAttention._backward(ctx, grad_out.to(qkv.dtype), qkv, bias, mask, out)
 
     @staticmethod
-    def _backward(ctx, grad_out, qkv, bias, mask):
+    def _backward(ctx, grad_out, qkv, bias, mask, out):
         # Every matmul runs on contiguous (B*nW*h, N, d) batches: one copy of q, k, v in, one of
-        # their gradients out, instead of a copy per matmul operand and a stack of three grads.
+        # their gradients out. Large fresh tensors cost page faults on CPU, so buffers are reused:
+        # the probabilities overwrite the logits, dv overwrites v, dk overwrites k and dq the copy
+        # of the output's gradient.
         nW, h, scale = ctx.num_windows, ctx.num_heads, ctx.scale
         heads = split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
         B, N, d = heads.shape[1], heads.shape[4], heads.shape[5]
         q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
-        grad = grad_out.reshape(B, nW, N, h, d).transpose(2, 3).reshape(-1, N, d)
-        logits = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
-        logits.view(B, nW, h, N, N).add_(bias)
+        grad_heads = grad_out.reshape(B, nW, N, h, d)
+        # softmax backward needs sum_j dP_ij P_ij, which is dO_i . O_i (as flash attention has it)
+        row_dot = (grad_heads * out.view(B, nW, N, h, d)).sum(-1).transpose(2, 3)
+        row_dot = row_dot.reshape(-1, N, 1)
+        # a copy, always (dq is written into it; a view would overwrite the incoming gradient)
+        grad = grad_heads.transpose(2, 3).clone(memory_format=torch.contiguous_format)
+        grad = grad.view(-1, N, d)
+        probs = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
+        probs.view(B, nW, h, N, N).add_(bias)
         if mask is not None:
-            logits.view(B, nW, h, N, N).add_(mask)
-        probs = torch.softmax(logits, dim=-1)  # recomputed
-        grad_heads = torch.empty_like(heads).view(3, -1, N, d)
-        torch.bmm(probs.transpose(1, 2), grad, out=grad_heads[2])
+            probs.view(B, nW, h, N, N).add_(mask)
+        torch.ops.aten._softmax.out(probs, -1, False, out=probs)  # recomputed, in place
         grad_probs = torch.bmm(grad, v.transpose(1, 2))
-        # softmax backward, in place: dS = P * (dP - sum(dP * P))
-        grad_logits = grad_probs.sub_((grad_probs * probs).sum(-1, keepdim=True)).mul_(probs)
+        torch.bmm(probs.transpose(1, 2), grad, out=v)  # dv
+        grad_logits = grad_probs.sub_(row_dot).mul_(probs)  # dS = P (dP - D), in place
         grad_bias = None
         if ctx.needs_input_grad[1]:
             grad_bias = grad_logits.view(-1, *bias.shape).sum(0)
         grad_logits.mul_(scale)
-        torch.bmm(grad_logits, k, out=grad_heads[0])
-        torch.bmm(grad_logits.transpose(1, 2), q, out=grad_heads[1])
-        grad_qkv = grad_heads.view(3, B, nW, h, N, d).permute(1, 2, 4, 0, 3, 5)  # B, nW, N, 3, h, d
-        return grad_qkv.reshape(qkv.shape), grad_bias, None, None, None, None
+        torch.bmm(grad_logits, k, out=grad)  # dq
+        torch.bmm(grad_logits.transpose(1, 2), q, out=k)  # dk
+        grad_qkv = torch.empty_like(qkv).view(B, nW, N, 3, h, d)
+        for i, part in enumerate((grad, k, v)):
+            grad_qkv[:, :, :, i].copy_(part.view(B, nW, h, N, d).transpose(2, 3))
+        return grad_qkv.view(qkv.shape), grad_bias, None, None, None, None
 
 
 def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
@@ -113,12 +123,17 @@ class _GeluLinear(torch.autograd.Function):
         with _autocast_off(grad_out):
             # under autocast the forward ran in grad_out's dtype, not in the weight's (fp32)
             weight = weight.to(grad_out.dtype)
-            act = F.gelu(hidden).to(grad_out.dtype)  # recomputed
             grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
-            grad_weight = grad_2d.t().mm(act.reshape(-1, act.shape[-1]))
+            act = F.gelu(hidden).to(grad_out.dtype)  # recomputed
+            grad_weight = grad_2d.t().mm(act.view(-1, act.shape[-1]))
             grad_bias = grad_2d.sum(0) if ctx.has_bias else None
-            grad_act = torch.matmul(grad_out, weight).to(hidden.dtype)
-            grad_hidden = torch.ops.aten.gelu_backward(grad_act, hidden)
+            if act.dtype != hidden.dtype:
+                grad_act = torch.matmul(grad_out, weight).to(hidden.dtype)
+                return torch.ops.aten.gelu_backward(grad_act, hidden), grad_weight, grad_bias
+            # act's buffer then holds its gradient, then hidden's: a fresh hidden-sized tensor
+            # costs its page faults again (93 MB at Swin-T stage 1, 800x1216; ~20 ms each on CPU)
+            grad = torch.mm(grad_2d, weight, out=act.view(-1, act.shape[-1])).view_as(act)
+            grad_hidden = torch.ops.aten.gelu_backward.grad_input(grad, hidden, grad_input=grad)
         return grad_hidden, grad_weight, grad_bias
 
 
