@@ -59,7 +59,8 @@ def time_pair(ours, ref, x, repeats, train, autocast_dtype, calls=1):
     """Median seconds per call of (ours, ref), alternating samples of ``calls`` calls each."""
     from swin_mm.profiling import median_time
     import statistics
-    a, b = train_step(ours, x, train, autocast_dtype), train_step(ref, x, train, autocast_dtype)
+    a = step_closure(ours, x, train, autocast_dtype)
+    b = step_closure(ref, x, train, autocast_dtype)
     a()
     b()  # warm-up (and mask caches)
     ta, tb = [], []
@@ -69,7 +70,7 @@ def time_pair(ours, ref, x, repeats, train, autocast_dtype, calls=1):
     return statistics.median(ta), statistics.median(tb)
 
 
-def train_step(model, x, train, autocast_dtype):
+def step_closure(model, x, train, autocast_dtype):
     """A closure running one forward (eval, no grad) or forward+backward (train, sum of outputs
     as loss) of ``model`` on ``x``, in ``autocast_dtype`` autocast or in full precision."""
     def run():
@@ -103,7 +104,7 @@ def set_with_cp(model, enabled):
 
 def cuda_peak_mib(model, x, autocast_dtype=None):
     """Peak CUDA memory of one training step, MiB (weights and gradients included)."""
-    step = train_step(model, x, True, autocast_dtype)
+    step = step_closure(model, x, True, autocast_dtype)
     step()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
@@ -257,7 +258,7 @@ def kernel_row(ours, ref, arch, args, device):
     x = torch.randn(args.batch, 3, *size, device=device)
     row = dict(arch=arch, size=list(size))
     for name, model in (('swin_mm', ours), ('mmdet', ref)):
-        step = train_step(model, x, True, torch.bfloat16)
+        step = step_closure(model, x, True, torch.bfloat16)
         wall = median_time(step, 3, warmup=2)
         kernels = cuda_kernel_times(step)
         attention = {k: v for k, v in kernels.items()

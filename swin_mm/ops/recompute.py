@@ -1,12 +1,13 @@
 """Autograd functions that keep less for backward and recompute the rest.
 
 - :func:`window_attention`: softmax(q k^T * scale + bias + mask) v, saving only the qkv
-  projection's output, the bias and the mask; forward runs SDPA's fused kernel, the attention
-  probabilities are recomputed in backward, as flash attention does. The learned
-  relative-position bias gets its gradient (which SDPA's fused kernels do not give).
+  projection's output, the bias, the mask and its own output (which the projection after it
+  keeps anyway); forward runs SDPA's fused kernel, the attention probabilities are recomputed in
+  backward, as flash attention does. The learned relative-position bias gets its gradient (which
+  SDPA's fused CPU kernel does not give).
 - :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward.
 
-Both are used while autograd records (training); inference takes the plain fused kernels.
+Both are used while autograd records on CPU (training); inference takes the plain fused kernels.
 """
 from __future__ import annotations
 

@@ -112,15 +112,22 @@ def shift_and_partition(x: torch.Tensor, window_size: Size2, shift_size: Size2
         (B * nW, wh * ww, C) windows of the padded, shifted map, and its padded size (Hp, Wp).
     """
     if torch.compiler.is_compiling():
-        x, padded_size = pad_to_multiple(x, window_size)
-        if any(shift_size):
-            x = torch.roll(x, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
-        return window_partition(x, window_size), padded_size
+        return _pad_roll_partition(x, window_size, shift_size)
     B, H, W, C = x.shape
-    gather, scatter, pad_rows = _batched_gather_index(B, (H, W), window_size, shift_size, x.device)
+    gather, scatter, pad_rows = _gather_index(B, (H, W), tuple(window_size), tuple(shift_size),
+                                              x.device)
     windows = _RowGather.apply(x.reshape(B * H * W, C), gather, pad_rows, scatter, None)
     padded_size = round_up(H, window_size[0]), round_up(W, window_size[1])
     return windows.view(-1, window_size[0] * window_size[1], C), padded_size
+
+
+def _pad_roll_partition(x: torch.Tensor, window_size: Size2, shift_size: Size2
+                        ) -> Tuple[torch.Tensor, Size2]:
+    """:func:`shift_and_partition` with the plain ops (traced code, and the gather's index)."""
+    x, padded_size = pad_to_multiple(x, window_size)
+    if any(shift_size):
+        x = torch.roll(x, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
+    return window_partition(x, window_size), padded_size
 
 
 def reverse_and_unshift(windows: torch.Tensor, window_size: Size2, shift_size: Size2,
@@ -146,8 +153,8 @@ def reverse_and_unshift(windows: torch.Tensor, window_size: Size2, shift_size: S
         return x[:, :H, :W, :].clone(memory_format=torch.contiguous_format)
     padded = round_up(H, window_size[0]) * round_up(W, window_size[1])
     B = windows.numel() // (padded * C)
-    gather, scatter, pad_rows = _batched_gather_index(B, (H, W), window_size, shift_size,
-                                                      windows.device)
+    gather, scatter, pad_rows = _gather_index(B, (H, W), tuple(window_size), tuple(shift_size),
+                                              windows.device)
     x = _RowGather.apply(windows.reshape(-1, C), scatter, None, gather, pad_rows)
     return x.view(B, H, W, C)
 
@@ -176,39 +183,24 @@ def _gather_rows(x: torch.Tensor, index: torch.Tensor, zero_rows: Optional[torch
     return out
 
 
-def _batched_gather_index(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
-                          device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`_gather_index` for ``batch`` images stacked row-wise (image b's rows offset by b times
-    its row count)."""
-    gather, scatter, pad_rows = _gather_index(tuple(image_size), tuple(window_size),
-                                              tuple(shift_size), device)
-    if batch == 1:
-        return gather, scatter, pad_rows
-    images = torch.arange(batch, device=device)[:, None]
-    return ((gather + images * scatter.numel()).flatten(),
-            (scatter + images * gather.numel()).flatten(),
-            (pad_rows + images * gather.numel()).flatten())
-
-
 @lru_cache(maxsize=64)
-def _gather_index(image_size: Size2, window_size: Size2, shift_size: Size2, device
+def _gather_index(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2, device
                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Where each window token comes from, built with the same pad, roll and partition as the maps.
+    """Where each window token comes from, for ``batch`` images stacked row-wise, built with the
+    same pad, roll and partition as the maps.
 
     Returns:
-        gather: (nW * N,) source row h * W + w of each window token (0 for padding);
-        scatter: (H * W,) window token of each source row (the inverse);
+        gather: (batch * nW * N,) source row (b * H + h) * W + w of each window token (0 for
+            padding);
+        scatter: (batch * H * W,) window token of each source row (the inverse);
         pad_rows: the window tokens that are padding.
-    Cached per sizes and device: do not modify.
+    Cached per batch, sizes and device: do not modify.
     """
     H, W = image_size
-    source = torch.arange(1, H * W + 1, device=device).view(1, H, W, 1)  # 0 will mark padding
-    source, _ = pad_to_multiple(source, window_size)
-    if any(shift_size):
-        source = torch.roll(source, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
-    source = window_partition(source, window_size).flatten() - 1
+    source = torch.arange(1, batch * H * W + 1, device=device).view(batch, H, W, 1)  # 0: padding
+    source = _pad_roll_partition(source, window_size, shift_size)[0].flatten() - 1
     is_pad = source < 0
-    scatter = torch.empty(H * W, dtype=torch.long, device=device)
+    scatter = torch.empty(batch * H * W, dtype=torch.long, device=device)
     scatter[source[~is_pad]] = torch.arange(source.numel(), device=device)[~is_pad]
     return source.clamp(min=0), scatter, is_pad.nonzero().flatten()
 
