@@ -3,11 +3,14 @@
 The shift itself (cyclic roll) lives in the block; this module attends inside windows that it is
 given, with an optional additive mask per window (regions of the shifted map, padding). Attention
 runs through SDPA's fused kernel (:func:`swin_mm.ops.fused_attention.window_sdpa`) with the bias
-(+ mask) as its float mask. On CUDA its memory-efficient kernel also trains: it keeps no attention
-probabilities and gives the learned bias its gradient. SDPA's fused CPU kernel gives no gradient
-to its mask, so on CPU, while autograd records, attention runs through
-:func:`swin_mm.ops.recompute.window_attention` instead (SDPA forward, probabilities recomputed in
-backward).
+(+ mask) as its float mask. While autograd records (and no attention dropout):
+- on CUDA, :func:`swin_mm.ops.efficient_attention.efficient_window_attention` calls the
+  memory-efficient kernel itself (no probabilities kept, the learned bias gets its gradient, and
+  unlike SDPA's autograd it keeps bias and mask apart instead of their per-window sum);
+- on CPU, whose fused kernel gives its mask no gradient,
+  :func:`swin_mm.ops.recompute.window_attention` (SDPA forward, probabilities recomputed in
+  backward).
+Under ``torch.compile`` CUDA training takes plain SDPA, which the compiler traces.
 """
 from __future__ import annotations
 
@@ -16,14 +19,15 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from ..ops.efficient_attention import efficient_window_attention
 from ..ops.fused_attention import split_heads, window_sdpa
 from ..ops.recompute import window_attention
 from ..ops.window import Size2, relative_position_index, to_2tuple
 
 __all__ = ['WindowAttention']
 
-#: Devices whose fused SDPA kernel trains with a float mask that requires grad (the relative bias).
-SDPA_TRAINS_BIAS = ('cuda',)
+#: Devices where training calls the fused kernel itself, saving bias and mask apart.
+EFFICIENT_TRAINING_DEVICES = ('cuda',)
 
 
 class WindowAttention(nn.Module):
@@ -79,18 +83,25 @@ class WindowAttention(nn.Module):
         Returns:
             (B * nW, N, C).
         """
-        Bw, N, C = x.shape
-        nW = 1 if mask is None else mask.shape[0]
         qkv = self.qkv(x)  # B*nW, N, 3C
         bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
-        mask = None if mask is None else mask[:, None].to(qkv.dtype)  # nW, 1, N, N
+        mask = None if mask is None else mask[:, None]  # nW, 1, N, N
         dropout = self.attn_drop.p if self.training else 0.0
-        if torch.is_grad_enabled() and dropout == 0.0 and qkv.device.type not in SDPA_TRAINS_BIAS:
-            # training on CPU: keep qkv only and recompute the probabilities in backward
-            out = window_attention(qkv, bias, mask, self.num_heads, self.scale)
-        else:
-            q, k, v = split_heads(qkv, nW, self.num_heads).unbind(0)  # each B, nW, h, N, d
-            attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
-            out = window_sdpa(q, k, v, attn_mask, self.scale, dropout)
-            out = out.transpose(2, 3).reshape(Bw, N, C)  # no copy: see window_sdpa
-        return self.proj_drop(self.proj(out))
+        return self.proj_drop(self.proj(self._attend(qkv, bias, mask, dropout)))
+
+    def _attend(self, qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
+                dropout: float) -> torch.Tensor:
+        """(B * nW, N, 3C) -> (B * nW, N, C) on the path that suits the device and the mode."""
+        recording = torch.is_grad_enabled() and dropout == 0.0
+        on_cuda = qkv.device.type in EFFICIENT_TRAINING_DEVICES
+        if recording and on_cuda and not torch.compiler.is_compiling():  # compile traces SDPA
+            return efficient_window_attention(qkv, bias, mask, self.num_heads, self.scale)
+        mask = None if mask is None else mask.to(qkv.dtype)
+        if recording and not on_cuda:  # CPU: recompute the probabilities in backward
+            return window_attention(qkv, bias, mask, self.num_heads, self.scale)
+        Bw, N, C3 = qkv.shape
+        nW = 1 if mask is None else mask.shape[0]
+        q, k, v = split_heads(qkv, nW, self.num_heads).unbind(0)  # each B, nW, h, N, d
+        attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
+        out = window_sdpa(q, k, v, attn_mask, self.scale, dropout)
+        return out.transpose(2, 3).reshape(Bw, N, C3 // 3)  # no copy: see window_sdpa
