@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable, Dict, Iterable, List, Sequence
+from collections import Counter
+from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 import torch
 
 __all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rate',
-           'fit_exponent', 'cuda_kernel_times']
+           'matmul_shapes', 'linear_floor_seconds', 'fit_exponent', 'cuda_kernel_times']
 
 
 def saved_activation_bytes(step: Callable[[], torch.Tensor],
@@ -71,6 +72,48 @@ def matmul_rate(n: int = 2048, repeats: int = 5, device: str = 'cpu',
     b = torch.randn(n, n, device=device, dtype=dtype)
     seconds = median_time(lambda: a @ b, repeats, warmup=2)
     return 2 * n ** 3 / seconds
+
+
+def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, int, int], int]:
+    """The (M, K, N) matrix products of one inference forward pass of ``model`` on ``x``
+    (``mm``, ``addmm``, oneDNN's fused linear: M rows, K inputs, N outputs; batched products and
+    attention kernels are not included), with how often each occurs."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    aten = torch.ops.aten
+    fused = getattr(torch.ops.mkldnn, '_linear_pointwise', None)
+    shapes: Counter = Counter()
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            packet = func.overloadpacket
+            if packet in (aten.mm, aten.addmm):
+                a, b = args[-2:]
+                shapes[(a.shape[0], a.shape[1], b.shape[1])] += 1
+            elif fused is not None and packet == fused:
+                a, w = args[0], args[1]
+                shapes[(a.numel() // a.shape[-1], a.shape[-1], w.shape[0])] += 1
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad(), Record():
+        model(x)
+    return dict(shapes)
+
+
+def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 3
+                         ) -> Tuple[float, int]:
+    """Seconds and FLOPs of a forward pass's linear layers alone: each (M, K) @ (K, N) product
+    of :func:`matmul_shapes` timed bare (no bias, into an output allocated once, so no page
+    faults), times its count. What a forward pass would take if only its matmuls ran, at the
+    speed this machine's BLAS reaches for their shapes."""
+    device = next(model.parameters()).device
+    seconds, flops = 0.0, 0
+    for (m, k, n), count in matmul_shapes(model, x).items():
+        a = torch.randn(m, k, device=device)
+        w = torch.randn(n, k, device=device)
+        out = torch.empty(m, n, device=device)
+        seconds += count * median_time(lambda: torch.mm(a, w.t(), out=out), repeats, warmup=1)
+        flops += count * 2 * m * k * n
+    return seconds, flops
 
 
 def fit_exponent(pixels: Sequence[float], seconds: Sequence[float]) -> float:

@@ -203,7 +203,21 @@ def speed_rows(ours, ref, arch, size, dtypes, args, result):
                          else f'{gfs:8.1f} {100 * gfs * 1e9 / rate:7.0f}%')
             print(f'{arch:5} {size[0]:>4}x{size[1]:<4} {row["dtype"][-4:]:>5} {row["mode"]:>8} '
                   f'{t_ours:9.4f} {t_ref:8.4f} {t_ref / t_ours:7.2f}x {rate_text}', flush=True)
+            if not train and dtype is None:
+                linear_floor(row, ours, x, rate)
     return rows
+
+
+def linear_floor(row, ours, x, rate):
+    """Add to a forward row the time its linear layers alone take as bare matmuls (the floor
+    that the rest of the forward sits on), and print it."""
+    from swin_mm.profiling import linear_floor_seconds
+    seconds, flops = linear_floor_seconds(ours, x)
+    row.update(linear_floor_s=seconds, linear_gflop=flops / 1e9,
+               linear_fraction_of_matmul=flops / seconds / rate)
+    print(f'{"":31}linear layers alone, bare matmuls at these shapes: {seconds:.4f} s '
+          f'({100 * seconds / row["swin_mm_s"]:.0f}% of the forward), {flops / 1e9:.1f} GFLOP at '
+          f'{100 * flops / seconds / rate:.0f}% of matmul', flush=True)
 
 
 def memory_row(ours, ref, arch, args, device, dtypes):
