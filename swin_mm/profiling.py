@@ -87,7 +87,7 @@ def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, in
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             packet = func.overloadpacket
             if packet in (aten.mm, aten.addmm):
-                a, b = args[-2:]
+                a, b = args[:2] if packet == aten.mm else args[1:3]  # addmm(bias, a, b)
                 shapes[(a.shape[0], a.shape[1], b.shape[1])] += 1
             elif fused is not None and packet == fused:
                 a, w = args[0], args[1]

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops.linear_gelu import linear_gelu
+from ..ops.linear_gelu import mlp_inference
 from ..ops.recompute import gelu_linear
 from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
 
@@ -80,7 +80,8 @@ class Mlp(nn.Module):
 
     With the exact GELU and no active dropout: while autograd records, GELU's output is recomputed
     in backward instead of being kept (:func:`swin_mm.ops.recompute.gelu_linear`); in inference
-    fc1 and GELU run as one fused kernel on CPU (:func:`swin_mm.ops.linear_gelu.linear_gelu`).
+    fc1 and GELU run as one fused kernel on CPU, over chunks of tokens
+    (:func:`swin_mm.ops.linear_gelu.mlp_inference`).
     """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
@@ -95,7 +96,7 @@ class Mlp(nn.Module):
         """(..., C) -> (..., C)."""
         plain = not self._exact_gelu() or (self.training and self.drop.p > 0)
         if not plain and not torch.is_grad_enabled():  # inference: fc1 + GELU in one pass on CPU
-            return self.fc2(linear_gelu(x, self.fc1.weight, self.fc1.bias))
+            return mlp_inference(x, self.fc1, self.fc2)
         hidden = self.fc1(x)
         if not plain:
             return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)
