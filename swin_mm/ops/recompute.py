@@ -5,7 +5,10 @@
   keeps anyway); forward runs SDPA's fused kernel, the attention probabilities are recomputed in
   backward, as flash attention does. The learned relative-position bias gets its gradient (which
   SDPA's fused CPU kernel does not give).
-- :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward.
+- :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward. On CPU
+  the forward runs over chunks of rows and never writes a whole GELU(h) (a fresh tensor over
+  32 MB costs page faults): Swin-T 800x1216 stage-1 MLP forward 91 -> 75 ms, forward+backward
+  1.03-1.11x.
 
 Both are used while autograd records on CPU (training); inference takes the plain fused kernels.
 """
@@ -17,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .fused_attention import split_heads, window_sdpa
+from .linear_gelu import chunkable, linear_over_chunks
 
 __all__ = ['window_attention', 'gelu_linear']
 
@@ -116,6 +120,8 @@ class _GeluLinear(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias):
         ctx.save_for_backward(hidden, weight)
         ctx.has_bias = bias is not None
+        if chunkable(hidden, weight):  # no hidden-sized GELU output at all
+            return linear_over_chunks(hidden, F.gelu, weight, bias)
         return F.linear(F.gelu(hidden), weight, bias)
 
     @staticmethod

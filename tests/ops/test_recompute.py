@@ -97,3 +97,18 @@ def test_window_attention_forward_takes_the_fused_kernel():
         names = {e.name for e in prof.events()}
         assert 'aten::_scaled_dot_product_flash_attention_for_cpu' in names, names
         assert 'aten::_scaled_dot_product_attention_math' not in names, names
+
+
+def test_gelu_linear_forward_in_chunks_equals_the_whole(monkeypatch):
+    """On CPU the forward runs over chunks of rows (no hidden-sized GELU output): with chunks of
+    3 rows (a ragged last one) values and gradients are the plain ops'."""
+    import swin_mm.ops.linear_gelu as module
+    monkeypatch.setattr(module, 'CHUNK_BYTES', 3 * 6 * 8)
+    torch.manual_seed(0)
+    h = torch.randn(2, 5, 6, dtype=torch.double, requires_grad=True)
+    w = torch.randn(4, 6, dtype=torch.double, requires_grad=True)
+    b = torch.randn(4, dtype=torch.double, requires_grad=True)
+    for bias in (b, None):
+        out = gelu_linear(h, w, bias)
+        torch.testing.assert_close(out, F.linear(F.gelu(h), w, bias))
+        assert torch.autograd.gradcheck(lambda h, w: gelu_linear(h, w, bias), (h, w))
