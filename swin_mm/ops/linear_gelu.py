@@ -23,7 +23,8 @@ from torch.utils.flop_counter import register_flop_formula
 
 __all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'chunkable']
 
-#: Inference MLPs run over chunks of tokens whose hidden activation stays under this many bytes.
+#: CPU work runs over chunks whose largest temporary stays under this many bytes: MLP hidden
+#: activations here, attention logits in the recomputing backward (swin_mm.ops.recompute).
 CHUNK_BYTES = 8 * 2 ** 20
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')

@@ -5,6 +5,9 @@
   keeps anyway); forward runs SDPA's fused kernel, the attention probabilities are recomputed in
   backward, as flash attention does. The learned relative-position bias gets its gradient (which
   SDPA's fused CPU kernel does not give).
+  Its backward runs over ranges of windows whose logits stay under 8 MB (no fresh N x N
+  tensors over 32 MB to page-fault in): Swin-T 800x1216 stage-1 attention backward 115-133 ->
+  84-91 ms.
 - :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward. On CPU
   the forward runs over chunks of rows and never writes a whole GELU(h) (a fresh tensor over
   32 MB costs page faults): Swin-T 800x1216 stage-1 MLP forward 91 -> 75 ms, forward+backward
@@ -20,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .fused_attention import split_heads, window_sdpa
+from . import linear_gelu
 from .linear_gelu import chunkable, linear_over_chunks
 
 __all__ = ['window_attention', 'gelu_linear']
@@ -59,43 +63,66 @@ class _WindowAttention(torch.autograd.Function):
     def backward(ctx, grad_out):
         qkv, bias, mask, out = ctx.saved_tensors
         with _autocast_off(qkv):  # all in the forward's dtype, whatever autocast is around
-            return _WindowAttention._backward(ctx, grad_out.to(qkv.dtype), qkv, bias, mask, out)
+            grad_out = grad_out.to(qkv.dtype)
+            grad_qkv = torch.empty_like(qkv)
+            grad_bias = torch.zeros_like(bias) if ctx.needs_input_grad[1] else None
+            for rows, chunk_mask in _window_chunks(qkv, mask, ctx.num_windows, ctx.num_heads):
+                _attention_backward(grad_out[rows], qkv[rows], bias, chunk_mask, out[rows],
+                                    grad_qkv[rows], grad_bias, ctx.num_heads, ctx.scale)
+        return grad_qkv, grad_bias, None, None, None, None
 
-    @staticmethod
-    def _backward(ctx, grad_out, qkv, bias, mask, out):
-        # Every matmul runs on contiguous (B*nW*h, N, d) batches: one copy of q, k, v in, one of
-        # their gradients out. Large fresh tensors cost page faults on CPU, so buffers are reused:
-        # the probabilities overwrite the logits, dv overwrites v, dk overwrites k and dq the copy
-        # of the output's gradient.
-        nW, h, scale = ctx.num_windows, ctx.num_heads, ctx.scale
-        heads = split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
-        B, N, d = heads.shape[1], heads.shape[4], heads.shape[5]
-        q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
-        grad_heads = grad_out.reshape(B, nW, N, h, d)
-        # softmax backward needs sum_j dP_ij P_ij, which is dO_i . O_i (as flash attention has it)
-        row_dot = (grad_heads * out.view(B, nW, N, h, d)).sum(-1).transpose(2, 3)
-        row_dot = row_dot.reshape(-1, N, 1)
-        # a copy, always (dq is written into it; a view would overwrite the incoming gradient)
-        grad = grad_heads.transpose(2, 3).clone(memory_format=torch.contiguous_format)
-        grad = grad.view(-1, N, d)
-        probs = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
-        probs.view(B, nW, h, N, N).add_(bias)
-        if mask is not None:
-            probs.view(B, nW, h, N, N).add_(mask)
-        torch.ops.aten._softmax.out(probs, -1, False, out=probs)  # recomputed, in place
-        grad_probs = torch.bmm(grad, v.transpose(1, 2))
-        torch.bmm(probs.transpose(1, 2), grad, out=v)  # dv
-        grad_logits = grad_probs.sub_(row_dot).mul_(probs)  # dS = P (dP - D), in place
-        grad_bias = None
-        if ctx.needs_input_grad[1]:
-            grad_bias = grad_logits.view(-1, *bias.shape).sum(0)
-        grad_logits.mul_(scale)
-        torch.bmm(grad_logits, k, out=grad)  # dq
-        torch.bmm(grad_logits.transpose(1, 2), q, out=k)  # dk
-        grad_qkv = torch.empty_like(qkv).view(B, nW, N, 3, h, d)
-        for i, part in enumerate((grad, k, v)):
-            grad_qkv[:, :, :, i].copy_(part.view(B, nW, h, N, d).transpose(2, 3))
-        return grad_qkv.view(qkv.shape), grad_bias, None, None, None, None
+
+def _window_chunks(qkv, mask, num_windows, num_heads):
+    """Ranges of windows (rows of qkv) whose (windows, h, N, N) logits stay under
+    :data:`~swin_mm.ops.linear_gelu.CHUNK_BYTES`, with each range's mask: a range never crosses
+    an image boundary when the mask differs per window."""
+    Bw, N = qkv.shape[0], qkv.shape[1]
+    size = max(1, linear_gelu.CHUNK_BYTES // (num_heads * N * N * qkv.element_size()))
+    if mask is None:
+        for start in range(0, Bw, size):
+            yield slice(start, start + size), None
+        return
+    for image in range(0, Bw, num_windows):
+        for start in range(0, num_windows, size):
+            stop = min(start + size, num_windows)
+            yield slice(image + start, image + stop), mask[start:stop]
+
+
+def _attention_backward(grad_out, qkv, bias, mask, out, grad_qkv, grad_bias, h, scale):
+    """Gradients of one range of windows, written into ``grad_qkv`` and added to ``grad_bias``.
+
+    With a mask the windows are one image's consecutive windows, ``mask`` theirs (n, 1, N, N);
+    without, any windows. Every matmul runs on contiguous (windows * h, N, d) batches: one copy of
+    q, k, v in, one of their gradients out. Buffers are reused: the probabilities overwrite the
+    logits, dv overwrites v, dk overwrites k and dq the copy of the output's gradient.
+    """
+    nW = 1 if mask is None else mask.shape[0]
+    heads = split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
+    B, N, d = heads.shape[1], heads.shape[4], heads.shape[5]
+    q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
+    grad_heads = grad_out.reshape(B, nW, N, h, d)
+    # softmax backward needs sum_j dP_ij P_ij, which is dO_i . O_i (as flash attention has it)
+    row_dot = (grad_heads * out.view(B, nW, N, h, d)).sum(-1).transpose(2, 3)
+    row_dot = row_dot.reshape(-1, N, 1)
+    # a copy, always (dq is written into it; a view would overwrite the incoming gradient)
+    grad = grad_heads.transpose(2, 3).clone(memory_format=torch.contiguous_format)
+    grad = grad.view(-1, N, d)
+    probs = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
+    probs.view(B, nW, h, N, N).add_(bias)
+    if mask is not None:
+        probs.view(B, nW, h, N, N).add_(mask)
+    torch.ops.aten._softmax.out(probs, -1, False, out=probs)  # recomputed, in place
+    grad_probs = torch.bmm(grad, v.transpose(1, 2))
+    torch.bmm(probs.transpose(1, 2), grad, out=v)  # dv
+    grad_logits = grad_probs.sub_(row_dot).mul_(probs)  # dS = P (dP - D), in place
+    if grad_bias is not None:
+        grad_bias += grad_logits.view(-1, *bias.shape).sum(0)
+    grad_logits.mul_(scale)
+    torch.bmm(grad_logits, k, out=grad)  # dq
+    torch.bmm(grad_logits.transpose(1, 2), q, out=k)  # dk
+    grad_qkv = grad_qkv.view(B, nW, N, 3, h, d)
+    for i, part in enumerate((grad, k, v)):
+        grad_qkv[:, :, :, i].copy_(part.view(B, nW, h, N, d).transpose(2, 3))
 
 
 def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
