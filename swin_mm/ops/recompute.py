@@ -22,8 +22,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .fused_attention import split_heads, window_sdpa
 from . import linear_gelu
+from .fused_attention import split_heads, window_sdpa
 from .linear_gelu import chunkable, linear_over_chunks
 
 __all__ = ['window_attention', 'gelu_linear']
@@ -74,13 +74,14 @@ class _WindowAttention(torch.autograd.Function):
 
 def _window_chunks(qkv, mask, num_windows, num_heads):
     """Ranges of windows (rows of qkv) whose (windows, h, N, N) logits stay under
-    :data:`~swin_mm.ops.linear_gelu.CHUNK_BYTES`, with each range's mask: a range never crosses
-    an image boundary when the mask differs per window."""
+    :data:`~swin_mm.ops.linear_gelu.CHUNK_BYTES`, with each range's mask. When the mask differs
+    per window a range holds whole images, or, when one image is too large, part of one image."""
     Bw, N = qkv.shape[0], qkv.shape[1]
     size = max(1, linear_gelu.CHUNK_BYTES // (num_heads * N * N * qkv.element_size()))
-    if mask is None:
-        for start in range(0, Bw, size):
-            yield slice(start, start + size), None
+    if mask is None or size >= num_windows:
+        step = size if mask is None else size // num_windows * num_windows
+        for start in range(0, Bw, step):
+            yield slice(start, start + step), mask
         return
     for image in range(0, Bw, num_windows):
         for start in range(0, num_windows, size):

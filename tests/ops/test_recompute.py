@@ -115,13 +115,15 @@ def test_gelu_linear_forward_in_chunks_equals_the_whole(monkeypatch):
 
 
 def test_window_attention_backward_in_chunks_of_windows(monkeypatch):
-    """The backward runs over ranges of windows (within one image when the mask differs per
-    window): with ranges of 2 windows (B=2 images of nW=3: ragged, and never across images)
-    gradients are exact."""
+    """The backward runs over ranges of windows (whole images, or part of one, when the mask
+    differs per window): with ranges of 2 and 4 windows (B=2 images of nW=3) gradients are
+    exact."""
     import swin_mm.ops.linear_gelu as module
-    monkeypatch.setattr(module, 'CHUNK_BYTES', 2 * 2 * 5 * 5 * 8)
     qkv = _qkv()
     bias = torch.randn(2, 5, 5, dtype=torch.double, requires_grad=True)
     mask = torch.randn(3, 1, 5, 5, dtype=torch.double)
-    for m in (mask, None):
-        assert torch.autograd.gradcheck(lambda t, b: window_attention(t, b, m, 2, 0.3), (qkv, bias))
+    for windows in (2, 4):  # within one image; one whole image per range (B=2 of nW=3)
+        monkeypatch.setattr(module, 'CHUNK_BYTES', windows * 2 * 5 * 5 * 8)
+        for m in (mask, None):
+            assert torch.autograd.gradcheck(lambda t, b: window_attention(t, b, m, 2, 0.3),
+                                            (qkv, bias))
