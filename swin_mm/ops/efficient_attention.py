@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch
 
+from .fused_attention import split_heads
 from .window import round_up
 
 __all__ = ['efficient_window_attention']
@@ -63,9 +64,8 @@ def attention_bias(bias: torch.Tensor, mask: Optional[torch.Tensor], num_windows
 
 
 def _split(qkv: torch.Tensor, num_heads: int):
-    """(Bw, N, 3C) -> q, k, v, each (Bw, h, N, d), views."""
-    Bw, N, C3 = qkv.shape
-    return qkv.view(Bw, N, 3, num_heads, C3 // (3 * num_heads)).permute(2, 0, 3, 1, 4).unbind(0)
+    """(Bw, N, 3C) -> q, k, v, each (Bw, h, N, d), views (split_heads with one window per row)."""
+    return split_heads(qkv, 1, num_heads).flatten(1, 2).unbind(0)
 
 
 class _EfficientWindowAttention(torch.autograd.Function):
