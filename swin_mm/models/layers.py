@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops.linear_gelu import mlp_inference
-from ..ops.recompute import gelu_linear
+from ..ops.linear_gelu import chunkable, mlp_inference
+from ..ops.recompute import chunked_mlp, gelu_linear
 from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
 
 __all__ = ['PatchEmbed', 'PatchMerging', 'Mlp', 'DropPath', 'drop_path']
@@ -79,9 +79,10 @@ class Mlp(nn.Module):
     """fc1 -> GELU -> dropout -> fc2 -> dropout, on the last dimension.
 
     With the exact GELU and no active dropout: while autograd records, GELU's output is recomputed
-    in backward instead of being kept (:func:`swin_mm.ops.recompute.gelu_linear`); in inference
-    fc1 and GELU run as one fused kernel on CPU, over chunks of tokens
-    (:func:`swin_mm.ops.linear_gelu.mlp_inference`).
+    in backward instead of being kept, on CPU (fp32) over chunks of tokens in forward and backward
+    (:func:`swin_mm.ops.recompute.chunked_mlp`), elsewhere after fc1
+    (:func:`swin_mm.ops.recompute.gelu_linear`); in inference fc1 and GELU run as one fused kernel
+    on CPU, over chunks of tokens (:func:`swin_mm.ops.linear_gelu.mlp_inference`).
     """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
@@ -97,6 +98,8 @@ class Mlp(nn.Module):
         plain = not self._exact_gelu() or (self.training and self.drop.p > 0)
         if not plain and not torch.is_grad_enabled():  # inference: fc1 + GELU in one pass on CPU
             return mlp_inference(x, self.fc1, self.fc2)
+        if not plain and chunkable(x, self.fc1.weight):  # training on CPU: chunks of tokens
+            return chunked_mlp(x, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)
         hidden = self.fc1(x)
         if not plain:
             return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)

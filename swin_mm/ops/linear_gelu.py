@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import register_flop_formula
 
-__all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'chunkable']
+__all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks', 'linear_into',
+           'chunkable']
 
 #: CPU work runs over chunks whose largest temporary stays under this many bytes: MLP hidden
 #: activations here, attention logits in the recomputing backward (swin_mm.ops.recompute).
@@ -75,15 +76,26 @@ def linear_over_chunks(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tenso
         (..., M).
     """
     flat = x.reshape(-1, x.shape[-1])
-    rows = max(1, CHUNK_BYTES // (weight.shape[1] * x.element_size()))
     out = flat.new_empty(flat.shape[0], weight.shape[0])
-    for start in range(0, flat.shape[0], rows):
-        chunk = out[start:start + rows]
-        if bias is None:
-            torch.mm(fn(flat[start:start + rows]), weight.t(), out=chunk)
-        else:
-            torch.addmm(bias, fn(flat[start:start + rows]), weight.t(), out=chunk)
+    for rows in row_chunks(flat.shape[0], weight.shape[1], x.element_size()):
+        linear_into(out[rows], fn(flat[rows]), weight, bias)
     return out.view(*x.shape[:-1], weight.shape[0])
+
+
+def row_chunks(num_rows: int, width: int, element_size: int) -> list[slice]:
+    """Consecutive slices of ``num_rows`` rows such that ``width`` values per row of
+    ``element_size`` bytes stay under :data:`CHUNK_BYTES` per slice (at least one row each)."""
+    step = max(1, CHUNK_BYTES // (width * element_size))
+    return [slice(start, min(start + step, num_rows)) for start in range(0, num_rows, step)]
+
+
+def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
+                bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` written into ``out``: x (rows, K), weight (M, K), bias (M,)
+    or None, out (rows, M)."""
+    if bias is None:
+        return torch.mm(x, weight.t(), out=out)
+    return torch.addmm(bias, x, weight.t(), out=out)
 
 
 def chunkable(x: torch.Tensor, weight: torch.Tensor) -> bool:

@@ -8,10 +8,11 @@
   Its backward runs over ranges of windows whose logits stay under 8 MB (no fresh N x N
   tensors over 32 MB to page-fault in): Swin-T 800x1216 stage-1 attention backward 115-133 ->
   84-91 ms.
-- :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward. On CPU
-  the forward runs over chunks of rows and never writes a whole GELU(h) (a fresh tensor over
-  32 MB costs page faults): Swin-T 800x1216 stage-1 MLP forward 91 -> 75 ms, forward+backward
-  1.03-1.11x.
+- :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward.
+- :func:`chunked_mlp`: the whole MLP, fc2(GELU(fc1(x))), the same way, on CPU: forward and
+  backward run over chunks of tokens, so that no hidden-sized tensor but the saved pre-activation
+  is ever written (a fresh tensor over 32 MB costs page faults, and a chunk is still in the caches
+  when the next operation reads it).
 
 Both are used while autograd records on CPU (training); inference takes the plain fused kernels.
 """
@@ -24,9 +25,9 @@ import torch.nn.functional as F
 
 from . import linear_gelu
 from .fused_attention import split_heads, window_sdpa
-from .linear_gelu import chunkable, linear_over_chunks
+from .linear_gelu import linear_into, row_chunks
 
-__all__ = ['window_attention', 'gelu_linear']
+__all__ = ['window_attention', 'gelu_linear', 'chunked_mlp']
 
 
 def _probabilities(q, k, bias, mask, scale):
@@ -148,8 +149,6 @@ class _GeluLinear(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias):
         ctx.save_for_backward(hidden, weight)
         ctx.has_bias = bias is not None
-        if chunkable(hidden, weight):  # no hidden-sized GELU output at all
-            return linear_over_chunks(hidden, F.gelu, weight, bias)
         return F.linear(F.gelu(hidden), weight, bias)
 
     @staticmethod
@@ -183,3 +182,75 @@ def gelu_linear(hidden: torch.Tensor, weight: torch.Tensor, bias: Optional[torch
         (..., M).
     """
     return _GeluLinear.apply(hidden, weight, bias)
+
+
+class _ChunkedMlp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, fc1_weight, fc1_bias, fc2_weight, fc2_bias):
+        flat = x.reshape(-1, x.shape[-1])
+        hidden = flat.new_empty(flat.shape[0], fc1_weight.shape[0])
+        out = flat.new_empty(flat.shape[0], fc2_weight.shape[0])
+        chunks = row_chunks(*hidden.shape, hidden.element_size())
+        act = hidden.new_empty(chunks[0].stop, hidden.shape[1])  # GELU(h) of one chunk at a time
+        for rows in chunks:
+            h = linear_into(hidden[rows], flat[rows], fc1_weight, fc1_bias)
+            linear_into(out[rows], _gelu_into(act, h), fc2_weight, fc2_bias)
+        ctx.save_for_backward(flat, hidden, fc1_weight, fc2_weight)
+        ctx.x_shape = x.shape
+        return out.view(*x.shape[:-1], fc2_weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        flat, hidden, fc1_weight, fc2_weight = ctx.saved_tensors
+        need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
+        grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
+        grad_x = torch.empty_like(flat) if need_x else None
+        grad_w1 = torch.zeros_like(fc1_weight) if need_w1 else None
+        grad_b1 = hidden.new_zeros(hidden.shape[1]) if need_b1 else None
+        grad_w2 = torch.zeros_like(fc2_weight) if need_w2 else None
+        chunks = row_chunks(*hidden.shape, hidden.element_size())
+        buffer = hidden.new_empty(chunks[0].stop, hidden.shape[1])  # GELU(h), then gradients
+        for rows in chunks:
+            h, grad = hidden[rows], grad_2d[rows]
+            act = _gelu_into(buffer, h)  # recomputed
+            if need_w2:
+                grad_w2.addmm_(grad.t(), act)
+            grad_h = torch.mm(grad, fc2_weight, out=act)  # GELU(h)'s gradient, then h's:
+            torch.ops.aten.gelu_backward.grad_input(grad_h, h, grad_input=grad_h)
+            if need_w1:
+                grad_w1.addmm_(grad_h.t(), flat[rows])
+            if need_b1:
+                grad_b1 += grad_h.sum(0)
+            if need_x:
+                torch.mm(grad_h, fc1_weight, out=grad_x[rows])
+        grad_b2 = grad_2d.sum(0) if need_b2 else None
+        grad_x = grad_x.view(ctx.x_shape) if need_x else None
+        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
+
+
+def _gelu_into(buffer: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Exact GELU of ``h`` (rows, K) written into the first rows of ``buffer``."""
+    return torch.ops.aten.gelu.out(h, out=buffer[:h.shape[0]])
+
+
+def chunked_mlp(x: torch.Tensor, fc1_weight: torch.Tensor, fc1_bias: Optional[torch.Tensor],
+                fc2_weight: torch.Tensor, fc2_bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``F.linear(F.gelu(F.linear(x, fc1_weight, fc1_bias)), fc2_weight, fc2_bias)`` over chunks
+    of tokens whose hidden rows stay under :data:`~swin_mm.ops.linear_gelu.CHUNK_BYTES`, in
+    forward and backward, saving ``x`` and the pre-activation (what fc1 and GELU keep anyway),
+    never GELU's output.
+
+    For CPU tensors in the weights' dtype (:func:`~swin_mm.ops.linear_gelu.chunkable`): fresh
+    tensors over 32 MB are page-faulted in at every allocation, and a chunk's hidden rows are still
+    in the caches when the next operation reads them. Forward writes the pre-activation chunk by
+    chunk (``addmm``'s bias copy then lands in the caches too) and applies GELU and fc2 to it at
+    once; backward recomputes GELU and runs both layers' gradients chunk by chunk, so the only
+    hidden-sized tensor it touches is the saved pre-activation.
+
+    Args:
+        x: (..., C) tokens.
+        fc1_weight: (K, C); fc1_bias: (K,) or None; fc2_weight: (M, K); fc2_bias: (M,) or None.
+    Returns:
+        (..., M).
+    """
+    return _ChunkedMlp.apply(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias)

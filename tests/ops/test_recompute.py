@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from swin_mm.ops.recompute import gelu_linear, window_attention
+from swin_mm.ops.recompute import chunked_mlp, gelu_linear, window_attention
 from swin_mm.profiling import saved_activation_bytes
 
 
@@ -99,19 +99,52 @@ def test_window_attention_forward_takes_the_fused_kernel():
         assert 'aten::_scaled_dot_product_attention_math' not in names, names
 
 
-def test_gelu_linear_forward_in_chunks_equals_the_whole(monkeypatch):
-    """On CPU the forward runs over chunks of rows (no hidden-sized GELU output): with chunks of
-    3 rows (a ragged last one) values and gradients are the plain ops'."""
-    import swin_mm.ops.linear_gelu as module
-    monkeypatch.setattr(module, 'CHUNK_BYTES', 3 * 6 * 8)
+def _mlp_inputs(dtype=torch.double):
+    """x (2, 5, 6) tokens, fc1 6 -> 8, fc2 8 -> 4, all requiring grad."""
     torch.manual_seed(0)
-    h = torch.randn(2, 5, 6, dtype=torch.double, requires_grad=True)
-    w = torch.randn(4, 6, dtype=torch.double, requires_grad=True)
-    b = torch.randn(4, dtype=torch.double, requires_grad=True)
-    for bias in (b, None):
-        out = gelu_linear(h, w, bias)
-        torch.testing.assert_close(out, F.linear(F.gelu(h), w, bias))
-        assert torch.autograd.gradcheck(lambda h, w: gelu_linear(h, w, bias), (h, w))
+    shapes = ((2, 5, 6), (8, 6), (8,), (4, 8), (4,))
+    return [torch.randn(s, dtype=dtype, requires_grad=True) for s in shapes]
+
+
+def _plain_mlp(x, w1, b1, w2, b2):
+    return F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)
+
+
+def test_chunked_mlp_in_ragged_chunks_is_exact(monkeypatch):
+    """Chunks of 3 tokens (10 tokens: a ragged last chunk), with and without either bias: values
+    are the plain ops' and gradients pass gradcheck."""
+    import swin_mm.ops.linear_gelu as module
+    monkeypatch.setattr(module, 'CHUNK_BYTES', 3 * 8 * 8)
+    x, w1, b1, w2, b2 = _mlp_inputs()
+    for bias1, bias2 in ((b1, b2), (None, b2), (b1, None)):
+        torch.testing.assert_close(chunked_mlp(x, w1, bias1, w2, bias2),
+                                   _plain_mlp(x, w1, bias1, w2, bias2))
+        assert torch.autograd.gradcheck(
+            lambda x, w1, w2: chunked_mlp(x, w1, bias1, w2, bias2), (x, w1, w2))
+    assert torch.autograd.gradcheck(chunked_mlp, (x, w1, b1, w2, b2))
+
+
+def test_chunked_mlp_gradients_of_only_what_needs_them():
+    """Frozen weights (or an input that needs no gradient) get None, the rest the plain ops'."""
+    x, w1, b1, w2, b2 = _mlp_inputs(torch.float32)
+    grad = torch.randn(2, 5, 4)
+    expected = torch.autograd.grad(_plain_mlp(x, w1, b1, w2, b2), (x, w1, b1, w2, b2), grad)
+    for frozen in (w1, x):
+        frozen.requires_grad_(False)
+        inputs = [t for t in (x, w1, b1, w2, b2) if t.requires_grad]
+        got = torch.autograd.grad(chunked_mlp(x, w1, b1, w2, b2), inputs, grad)
+        want = [e for t, e in zip((x, w1, b1, w2, b2), expected) if t.requires_grad]
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b)
+        frozen.requires_grad_(True)
+
+
+def test_chunked_mlp_saves_its_input_and_the_pre_activation_only():
+    x, w1, b1, w2, b2 = _mlp_inputs(torch.float32)
+    params = [w1, b1, w2, b2]
+    lean = saved_activation_bytes(lambda: chunked_mlp(x, w1, b1, w2, b2), exclude=params)
+    assert lean == (10 * 6 + 10 * 8) * 4  # x and fc1's output, no GELU output
+    assert lean < saved_activation_bytes(lambda: _plain_mlp(x, w1, b1, w2, b2), exclude=params)
 
 
 def test_window_attention_backward_in_chunks_of_windows(monkeypatch):
