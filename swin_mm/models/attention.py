@@ -21,7 +21,9 @@ import torch.nn as nn
 
 from ..ops.efficient_attention import efficient_window_attention
 from ..ops.fused_attention import split_heads, window_sdpa
-from ..ops.recompute import window_attention
+from ..ops.gemm import Linear
+from ..ops.linear_gelu import chunkable
+from ..ops.recompute import projected_window_attention, window_attention
 from ..ops.window import Size2, relative_position_index, to_2tuple
 
 __all__ = ['WindowAttention']
@@ -61,9 +63,9 @@ class WindowAttention(nn.Module):
             torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
         self.register_buffer('relative_position_index',
                              relative_position_index(self.window_size).view(-1), persistent=False)
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
@@ -83,11 +85,19 @@ class WindowAttention(nn.Module):
         Returns:
             (B * nW, N, C).
         """
-        qkv = self.qkv(x)  # B*nW, N, 3C
-        bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
         mask = None if mask is None else mask[:, None]  # nW, 1, N, N
         dropout = self.attn_drop.p if self.training else 0.0
-        return self.proj_drop(self.proj(self._attend(qkv, bias, mask, dropout)))
+        if torch.is_grad_enabled() and dropout == 0.0 and chunkable(x, self.qkv.weight):
+            # CPU training in fp32: the qkv projection's backward runs with the attention's
+            out = projected_window_attention(x, self.qkv.weight, self.qkv.bias,
+                                             self.relative_position_bias(),
+                                             None if mask is None else mask.to(x.dtype),
+                                             self.num_heads, self.scale)
+        else:
+            qkv = self.qkv(x)  # B*nW, N, 3C
+            bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
+            out = self._attend(qkv, bias, mask, dropout)
+        return self.proj_drop(self.proj(out))
 
     def _attend(self, qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
                 dropout: float) -> torch.Tensor:

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..ops.gemm import Linear
 from ..ops.linear_gelu import chunkable, mlp_inference
 from ..ops.recompute import chunked_mlp, gelu_linear
 from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
@@ -64,7 +65,7 @@ class PatchMerging(nn.Module):
     def __init__(self, dim: int, norm_layer: Type[nn.Module] = nn.LayerNorm) -> None:
         super().__init__()
         self.norm = norm_layer(4 * dim)
-        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.reduction = Linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, ceil(H / 2), ceil(W / 2), 2C)."""
@@ -88,9 +89,9 @@ class Mlp(nn.Module):
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
                  act_layer: Type[nn.Module] = nn.GELU) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.fc1 = Linear(dim, hidden_dim)
         self.act = act_layer()
-        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.fc2 = Linear(hidden_dim, dim)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

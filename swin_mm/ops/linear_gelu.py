@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import register_flop_formula
 
-__all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks', 'linear_into',
-           'chunkable']
+from .gemm import linear_into
+
+__all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks', 'chunkable']
 
 #: CPU work runs over chunks whose largest temporary stays under this many bytes: MLP hidden
 #: activations here, attention logits in the recomputing backward (swin_mm.ops.recompute).
@@ -87,15 +88,6 @@ def row_chunks(num_rows: int, width: int, element_size: int) -> list[slice]:
     ``element_size`` bytes stay under :data:`CHUNK_BYTES` per slice (at least one row each)."""
     step = max(1, CHUNK_BYTES // (width * element_size))
     return [slice(start, min(start + step, num_rows)) for start in range(0, num_rows, step)]
-
-
-def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
-                bias: Optional[torch.Tensor]) -> torch.Tensor:
-    """``F.linear(x, weight, bias)`` written into ``out``: x (rows, K), weight (M, K), bias (M,)
-    or None, out (rows, M)."""
-    if bias is None:
-        return torch.mm(x, weight.t(), out=out)
-    return torch.addmm(bias, x, weight.t(), out=out)
 
 
 def chunkable(x: torch.Tensor, weight: torch.Tensor) -> bool:

@@ -25,9 +25,10 @@ import torch.nn.functional as F
 
 from . import linear_gelu
 from .fused_attention import split_heads, window_sdpa
-from .linear_gelu import linear_into, row_chunks
+from .gemm import linear, linear_into, matmul_into
+from .linear_gelu import row_chunks
 
-__all__ = ['window_attention', 'gelu_linear', 'chunked_mlp']
+__all__ = ['window_attention', 'projected_window_attention', 'gelu_linear', 'chunked_mlp']
 
 
 def _probabilities(q, k, bias, mask, scale):
@@ -45,8 +46,9 @@ def _autocast_off(like: torch.Tensor) -> torch.autocast:
 
 class _WindowAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, qkv, bias, mask, num_windows, num_heads, scale):
+    def forward(ctx, x, qkv_weight, qkv_bias, bias, mask, num_windows, num_heads, scale):
         ctx.num_windows, ctx.num_heads, ctx.scale = num_windows, num_heads, scale
+        qkv = x if qkv_weight is None else linear(x, qkv_weight, qkv_bias)
         q, k, v = split_heads(qkv, num_windows, num_heads).unbind(0)  # B, nW, h, N, d views
         if torch.compiler.is_compiling():  # dynamo cannot trace SDPA inside a Function's forward
             out = torch.matmul(_probabilities(q, k, bias, mask, scale), v).transpose(2, 3)
@@ -57,20 +59,58 @@ class _WindowAttention(torch.autograd.Function):
             out = window_sdpa(q, k, v, attn_mask, scale).transpose(2, 3)  # no probabilities kept
         out = out.reshape(qkv.shape[0], qkv.shape[1], -1)  # B*nW, N, C (no copy: window_sdpa)
         # the output costs no memory: the projection that follows keeps it anyway
-        ctx.save_for_backward(qkv, bias, mask, out)
+        ctx.save_for_backward(qkv, bias, mask, out, x, qkv_weight)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        qkv, bias, mask, out = ctx.saved_tensors
+        qkv, bias, mask, out, x, qkv_weight = ctx.saved_tensors
+        need_x, need_weight, need_qkv_bias, need_bias = ctx.needs_input_grad[:4]
+        projected = qkv_weight is not None
         with _autocast_off(qkv):  # all in the forward's dtype, whatever autocast is around
             grad_out = grad_out.to(qkv.dtype)
-            grad_qkv = torch.empty_like(qkv)
-            grad_bias = torch.zeros_like(bias) if ctx.needs_input_grad[1] else None
-            for rows, chunk_mask in _window_chunks(qkv, mask, ctx.num_windows, ctx.num_heads):
+            grad_bias = torch.zeros_like(bias) if need_bias else None
+            chunks = list(_window_chunks(qkv, mask, ctx.num_windows, ctx.num_heads))
+            if projected:  # q, k, v's gradients one range at a time, then the projection's
+                grads = _LinearGrads(x, qkv_weight, need_x, need_weight, need_qkv_bias)
+                buffer = torch.empty_like(qkv[chunks[0][0]])
+            else:
+                grad_qkv = torch.empty_like(qkv)
+            for rows, chunk_mask in chunks:
+                target = buffer[:qkv[rows].shape[0]] if projected else grad_qkv[rows]
                 _attention_backward(grad_out[rows], qkv[rows], bias, chunk_mask, out[rows],
-                                    grad_qkv[rows], grad_bias, ctx.num_heads, ctx.scale)
-        return grad_qkv, grad_bias, None, None, None, None
+                                    target, grad_bias, ctx.num_heads, ctx.scale)
+                if projected:
+                    grads.add(rows, target)
+        first = grads.result() if projected else (grad_qkv, None, None)
+        return (*first, grad_bias, None, None, None, None)
+
+
+class _LinearGrads:
+    """Gradients of ``F.linear(x, weight, bias)`` taken chunk by chunk of rows of ``x`` (its first
+    dimension), weights' gradients accumulated: x (rows, ..., K), weight (M, K). ``need_*`` say
+    which gradients are wanted; the others are None."""
+
+    def __init__(self, x: torch.Tensor, weight: torch.Tensor, need_x: bool, need_weight: bool,
+                 need_bias: bool) -> None:
+        self.x, self.weight = x, weight
+        self.grad_x = x.new_empty(x.shape) if need_x else None
+        self.grad_weight = torch.zeros_like(weight) if need_weight else None
+        self.grad_bias = weight.new_zeros(weight.shape[0]) if need_bias else None
+
+    def add(self, rows: slice, grad: torch.Tensor) -> None:
+        """Take the gradient (rows, ..., M) of the output's ``rows``."""
+        grad = grad.reshape(-1, grad.shape[-1])
+        if self.grad_weight is not None:
+            self.grad_weight.addmm_(grad.t(), self.x[rows].reshape(-1, self.x.shape[-1]))
+        if self.grad_bias is not None:
+            self.grad_bias += grad.sum(0)
+        if self.grad_x is not None:
+            matmul_into(self.grad_x[rows].view(-1, self.x.shape[-1]), grad, self.weight)
+
+    def result(self) -> tuple:
+        """(grad_x, grad_weight, grad_bias)."""
+        return self.grad_x, self.grad_weight, self.grad_bias
 
 
 def _window_chunks(qkv, mask, num_windows, num_heads):
@@ -141,7 +181,29 @@ def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch
         (B * nW, N, C), the heads' outputs concatenated per token.
     """
     num_windows = 1 if mask is None else mask.shape[0]
-    return _WindowAttention.apply(qkv, bias, mask, num_windows, num_heads, scale)
+    return _WindowAttention.apply(qkv, None, None, bias, mask, num_windows, num_heads, scale)
+
+
+def projected_window_attention(x: torch.Tensor, qkv_weight: torch.Tensor,
+                               qkv_bias: Optional[torch.Tensor], bias: torch.Tensor,
+                               mask: Optional[torch.Tensor], num_heads: int, scale: float
+                               ) -> torch.Tensor:
+    """:func:`window_attention` of ``F.linear(x, qkv_weight, qkv_bias)``, the qkv projection's
+    backward run with the attention's, range of windows by range: q, k and v's gradients for a
+    range go straight into the projection's gradients, and no (B * nW, N, 3C) gradient is ever
+    written (at Swin-T 800x1216 stage 1 a fresh 72 MB tensor, page-faulted in at each step).
+    Saves what the projection and :func:`window_attention` keep: x, qkv and the output.
+
+    Args:
+        x: (B * nW, N, C) tokens of the windows.
+        qkv_weight: (3C, C); qkv_bias: (3C,) or None.
+        bias, mask, num_heads, scale: as in :func:`window_attention`.
+    Returns:
+        (B * nW, N, C).
+    """
+    num_windows = 1 if mask is None else mask.shape[0]
+    return _WindowAttention.apply(x, qkv_weight, qkv_bias, bias, mask, num_windows, num_heads,
+                                  scale)
 
 
 class _GeluLinear(torch.autograd.Function):
@@ -204,9 +266,7 @@ class _ChunkedMlp(torch.autograd.Function):
         flat, hidden, fc1_weight, fc2_weight = ctx.saved_tensors
         need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
         grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
-        grad_x = torch.empty_like(flat) if need_x else None
-        grad_w1 = torch.zeros_like(fc1_weight) if need_w1 else None
-        grad_b1 = hidden.new_zeros(hidden.shape[1]) if need_b1 else None
+        fc1_grads = _LinearGrads(flat, fc1_weight, need_x, need_w1, need_b1)
         grad_w2 = torch.zeros_like(fc2_weight) if need_w2 else None
         chunks = row_chunks(*hidden.shape, hidden.element_size())
         buffer = hidden.new_empty(chunks[0].stop, hidden.shape[1])  # GELU(h), then gradients
@@ -215,17 +275,12 @@ class _ChunkedMlp(torch.autograd.Function):
             act = _gelu_into(buffer, h)  # recomputed
             if need_w2:
                 grad_w2.addmm_(grad.t(), act)
-            grad_h = torch.mm(grad, fc2_weight, out=act)  # GELU(h)'s gradient, then h's:
+            grad_h = matmul_into(act, grad, fc2_weight)  # GELU(h)'s gradient, then h's:
             torch.ops.aten.gelu_backward.grad_input(grad_h, h, grad_input=grad_h)
-            if need_w1:
-                grad_w1.addmm_(grad_h.t(), flat[rows])
-            if need_b1:
-                grad_b1 += grad_h.sum(0)
-            if need_x:
-                torch.mm(grad_h, fc1_weight, out=grad_x[rows])
-        grad_b2 = grad_2d.sum(0) if need_b2 else None
+            fc1_grads.add(rows, grad_h)
+        grad_x, grad_w1, grad_b1 = fc1_grads.result()
         grad_x = grad_x.view(ctx.x_shape) if need_x else None
-        return grad_x, grad_w1, grad_b1, grad_w2, grad_b2
+        return grad_x, grad_w1, grad_b1, grad_w2, (grad_2d.sum(0) if need_b2 else None)
 
 
 def _gelu_into(buffer: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

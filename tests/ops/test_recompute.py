@@ -2,7 +2,8 @@
 import torch
 import torch.nn.functional as F
 
-from swin_mm.ops.recompute import chunked_mlp, gelu_linear, window_attention
+from swin_mm.ops.recompute import (chunked_mlp, gelu_linear, projected_window_attention,
+                                   window_attention)
 from swin_mm.profiling import saved_activation_bytes
 
 
@@ -145,6 +146,50 @@ def test_chunked_mlp_saves_its_input_and_the_pre_activation_only():
     lean = saved_activation_bytes(lambda: chunked_mlp(x, w1, b1, w2, b2), exclude=params)
     assert lean == (10 * 6 + 10 * 8) * 4  # x and fc1's output, no GELU output
     assert lean < saved_activation_bytes(lambda: _plain_mlp(x, w1, b1, w2, b2), exclude=params)
+
+
+def test_projected_window_attention_is_the_projection_then_the_attention(monkeypatch):
+    """The qkv projection inside, its gradients taken range of windows by range (ranges of 2
+    windows, within an image, and of whole images), with and without mask and qkv bias: values
+    equal the projection followed by window_attention, and gradients pass gradcheck."""
+    import swin_mm.ops.linear_gelu as module
+    torch.manual_seed(0)
+    x = torch.randn(6, 5, 8, dtype=torch.double, requires_grad=True)  # B=2, nW=3, N=5, C=8
+    weight = torch.randn(24, 8, dtype=torch.double, requires_grad=True)
+    qkv_bias = torch.randn(24, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(2, 5, 5, dtype=torch.double, requires_grad=True)
+    mask = torch.randn(3, 1, 5, 5, dtype=torch.double)
+    for windows in (2, 3):
+        monkeypatch.setattr(module, 'CHUNK_BYTES', windows * 2 * 5 * 5 * 8)
+        for m, b in ((mask, qkv_bias), (None, qkv_bias), (mask, None)):
+            expected = window_attention(F.linear(x, weight, b), bias, m, 2, 0.3)
+            torch.testing.assert_close(
+                projected_window_attention(x, weight, b, bias, m, 2, 0.3), expected)
+            assert torch.autograd.gradcheck(
+                lambda x, w, t: projected_window_attention(x, w, b, t, m, 2, 0.3),
+                (x, weight, bias))
+    assert torch.autograd.gradcheck(
+        lambda *a: projected_window_attention(*a, mask, 2, 0.3), (x, weight, qkv_bias, bias))
+
+
+def test_projected_window_attention_gradients_of_only_what_needs_them():
+    """A frozen projection (or an input that needs none) gets None, the rest the composition's."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 5, 8, requires_grad=True)
+    weight, qkv_bias = torch.randn(24, 8, requires_grad=True), torch.randn(24, requires_grad=True)
+    bias = torch.randn(2, 5, 5, requires_grad=True)
+    grad = torch.randn(6, 5, 8)
+    inputs = (x, weight, qkv_bias, bias)
+    expected = torch.autograd.grad(
+        window_attention(F.linear(x, weight, qkv_bias), bias, None, 2, 0.3), inputs, grad)
+    for frozen in (weight, x):
+        frozen.requires_grad_(False)
+        wanted = [t for t in inputs if t.requires_grad]
+        got = torch.autograd.grad(
+            projected_window_attention(x, weight, qkv_bias, bias, None, 2, 0.3), wanted, grad)
+        for a, b in zip(got, [e for t, e in zip(inputs, expected) if t.requires_grad]):
+            torch.testing.assert_close(a, b)
+        frozen.requires_grad_(True)
 
 
 def test_window_attention_backward_in_chunks_of_windows(monkeypatch):

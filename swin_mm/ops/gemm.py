@@ -1,0 +1,136 @@
+"""Matrix products of the linear layers on CPU: MKL, or oneDNN where MKL runs slow code.
+
+PyTorch's CPU build sends fp32 ``mm``/``addmm``/``F.linear`` to MKL, which takes its AVX2 code
+on CPUs that are not Intel's, while oneDNN (in the same build) compiles its kernels for the ISA it
+finds. Measured on this project's 2-core AMD EPYC (AVX-512) machine: a 2048^2 product 213 GFLOP/s
+through MKL, 441 through oneDNN; Swin-T's layer shapes 200-215 against 360-470 (stage-1 shapes,
+K = 96: 206 against 357-379). So on non-Intel x86 CPUs the linear layers' forward products and
+their input gradients go through oneDNN (``torch.ops.mkldnn._linear_pointwise``); the weights'
+gradients (long sums over tokens, where oneDNN was slower or erratic: 64-384 GFLOP/s) stay on MKL.
+
+``SWIN_MM_CPU_GEMM=onednn`` or ``=mkl`` forces a choice; :data:`ONEDNN` holds it. Only fp32 CPU
+tensors outside autocast and ``torch.compile`` are concerned; everything else runs the plain ops.
+The two libraries round differently (relative differences ~1e-7 in fp32).
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ['ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into', 'matmul_into',
+           'Linear']
+
+
+def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None) -> bool:
+    """Whether the CPU products go through oneDNN.
+
+    Args:
+        setting: ``'onednn'``, ``'mkl'``, or None/``''`` for automatic (the default: the
+            ``SWIN_MM_CPU_GEMM`` environment variable).
+        vendor: the CPU's ``vendor_id`` (default: read from ``/proc/cpuinfo``).
+    Returns:
+        True for oneDNN: when asked, or automatically when this build has both libraries and the
+        CPU is x86 but not Intel's.
+    """
+    setting = (os.environ.get('SWIN_MM_CPU_GEMM', '') if setting is None else setting).lower()
+    if setting not in ('', 'onednn', 'mkl'):
+        raise ValueError(f"SWIN_MM_CPU_GEMM={setting!r}: expected 'onednn', 'mkl' or unset")
+    available = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn,
+                                                                  '_linear_pointwise')
+    if setting:
+        return setting == 'onednn' and available
+    vendor = _cpu_vendor() if vendor is None else vendor
+    return available and torch.backends.mkl.is_available() and vendor not in ('', 'GenuineIntel')
+
+
+def _cpu_vendor() -> str:
+    try:
+        with open('/proc/cpuinfo') as info:
+            for line in info:
+                if line.startswith('vendor_id'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return ''
+
+
+#: Whether fp32 CPU products go through oneDNN (:func:`choose_onednn` at import).
+ONEDNN = choose_onednn()
+
+
+def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether a product of ``x`` with ``weight`` goes through oneDNN."""
+    return (ONEDNN and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
+            and not torch.is_autocast_enabled('cpu') and not torch.compiler.is_compiling())
+
+
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
+                   ) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'none', [], '')  # any strides
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` without autograd: x (..., K), weight (M, K), bias (M,) or
+    None; returns (..., M)."""
+    if not uses_onednn(x, weight):
+        return F.linear(x, weight, bias)
+    out = _onednn_linear(x.reshape(-1, x.shape[-1]), weight, bias)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
+def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
+                bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` written into ``out``: x (rows, K), weight (M, K), bias (M,)
+    or None, out (rows, M)."""
+    if uses_onednn(x, weight):
+        return out.copy_(_onednn_linear(x, weight, bias))
+    if bias is None:
+        return torch.mm(x, weight.t(), out=out)
+    return torch.addmm(bias, x, weight.t(), out=out)
+
+
+def matmul_into(out: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``grad @ weight`` written into ``out`` (a linear layer's input gradient): grad (rows, M),
+    weight (M, K), out (rows, K); ``out`` may be ``grad``'s own storage only off oneDNN."""
+    if uses_onednn(grad, weight):
+        return out.copy_(_onednn_linear(grad, weight.t().contiguous(), None))
+    return torch.mm(grad, weight, out=out)
+
+
+class _Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = matmul_into(x.new_empty(grad_2d.shape[0], x.shape[-1]), grad_2d, weight)
+            grad_x = grad_x.view(x.shape)
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_2d.t().mm(x.reshape(-1, x.shape[-1]))  # MKL: see the module
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_2d.sum(0)
+        return grad_x, grad_weight, grad_bias
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, same state-dict keys) whose products go through oneDNN
+    where :func:`uses_onednn` says so, in forward and for the input's gradient; elsewhere exactly
+    ``nn.Linear``. Input (..., in_features), output (..., out_features)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not uses_onednn(x, self.weight):
+            return F.linear(x, self.weight, self.bias)
+        if torch.is_grad_enabled():
+            return _Linear.apply(x, self.weight, self.bias)
+        return linear(x, self.weight, self.bias)

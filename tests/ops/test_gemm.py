@@ -1,0 +1,96 @@
+"""gemm: which library runs the CPU products, and that either gives the plain ops' numbers."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from swin_mm.ops import gemm
+
+ONEDNN_AVAILABLE = gemm.choose_onednn('onednn')
+BOTH = [False, pytest.param(True, marks=pytest.mark.skipif(
+    not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear"))]
+
+
+@pytest.fixture(params=BOTH, ids=['mkl', 'onednn'])
+def library(request, monkeypatch):
+    """Run the test with the products on MKL, then on oneDNN (whatever this CPU would choose)."""
+    monkeypatch.setattr(gemm, 'ONEDNN', request.param)
+    return request.param
+
+
+def test_choice_follows_the_setting_then_the_cpu_vendor():
+    assert not gemm.choose_onednn('mkl', vendor='AuthenticAMD')
+    assert gemm.choose_onednn('onednn', vendor='GenuineIntel') == ONEDNN_AVAILABLE
+    assert not gemm.choose_onednn('', vendor='GenuineIntel')  # MKL runs its best code there
+    assert not gemm.choose_onednn('', vendor='')  # unknown (not x86 Linux): the plain ops
+    assert gemm.choose_onednn('', vendor='AuthenticAMD') == (
+        ONEDNN_AVAILABLE and torch.backends.mkl.is_available())
+    with pytest.raises(ValueError, match=r"SWIN_MM_CPU_GEMM='blas'.*'onednn', 'mkl'"):
+        gemm.choose_onednn('blas')
+
+
+def test_uses_onednn_only_for_fp32_cpu_outside_autocast(monkeypatch):
+    monkeypatch.setattr(gemm, 'ONEDNN', True)
+    x, w = torch.randn(4, 8), torch.randn(3, 8)
+    assert gemm.uses_onednn(x, w)
+    assert not gemm.uses_onednn(x.double(), w.double())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert not gemm.uses_onednn(x, w)
+    monkeypatch.setattr(gemm, 'ONEDNN', False)
+    assert not gemm.uses_onednn(x, w)
+
+
+def test_products_equal_the_plain_ops(library):
+    torch.manual_seed(0)
+    x, w, b = torch.randn(37, 24), torch.randn(40, 24), torch.randn(40)
+    grad = torch.randn(37, 40)
+    for bias in (b, None):
+        torch.testing.assert_close(gemm.linear(x.view(1, 37, 24), w, bias),
+                                   F.linear(x, w, bias).view(1, 37, 40))
+        torch.testing.assert_close(gemm.linear_into(torch.empty(37, 40), x, w, bias),
+                                   F.linear(x, w, bias))
+    torch.testing.assert_close(gemm.matmul_into(torch.empty(37, 24), grad, w), grad @ w)
+    # a broadcast gradient (stride 0, as sum() sends) is read as the values it stands for
+    ones = torch.ones(1, 1).expand(37, 40)
+    torch.testing.assert_close(gemm.matmul_into(torch.empty(37, 24), ones, w),
+                               torch.ones(37, 40) @ w)
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_linear_module_is_nn_linear(library, bias):
+    """Same parameters and state-dict keys; same outputs and gradients, also for a broadcast
+    incoming gradient and a frozen weight."""
+    torch.manual_seed(0)
+    ours = gemm.Linear(24, 40, bias=bias)
+    ref = torch.nn.Linear(24, 40, bias=bias)
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 5, 24, requires_grad=True)
+    for grad in (torch.randn(2, 5, 40), torch.ones(1, 1, 1).expand(2, 5, 40)):
+        for frozen in (False, True):
+            ours.weight.requires_grad_(not frozen)
+            ref.weight.requires_grad_(not frozen)
+            wanted = [x] + [p for p in ours.parameters() if p.requires_grad]
+            got = torch.autograd.grad(ours(x), wanted, grad)
+            expected = torch.autograd.grad(
+                ref(x), [x] + [p for p in ref.parameters() if p.requires_grad], grad)
+            for a, e in zip(got, expected):
+                torch.testing.assert_close(a, e)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), ref(x))
+
+
+def test_backbone_gradients_close_to_float64(library):
+    """A Swin-T training step in fp32 (both attention layouts, padding, patch merging) against the
+    same model in float64 (which the plain ops run)."""
+    from swin_mm import SwinBackbone
+    torch.manual_seed(0)
+    model = SwinBackbone('tiny', depths=(2, 2, 2, 2), drop_path_rate=0.0).train()
+    x = torch.randn(1, 3, 100, 130)
+    weights = [torch.randn(o.shape) for o in model(x)]  # a loss without LayerNorm's cancellation
+    reference = copy.deepcopy(model).double()
+    for m, inp in ((model, x), (reference, x.double())):
+        sum((o * w.to(o.dtype)).sum() for o, w in zip(m(inp), weights)).backward()
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        err = ((p.grad.double() - q.grad).norm() / q.grad.norm()).item()
+        assert err < 1e-4, (name, err)
