@@ -8,7 +8,7 @@ from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 import torch
 
-__all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rate',
+__all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rates',
            'matmul_shapes', 'linear_floor_seconds', 'fit_exponent', 'cuda_kernel_times']
 
 
@@ -65,13 +65,22 @@ def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def matmul_rate(n: int = 2048, repeats: int = 5, device: str = 'cpu',
-                dtype: torch.dtype = torch.float32) -> float:
-    """Measured FLOP/s of an (n x n) @ (n x n) matmul on this machine."""
+def matmul_rates(n: int = 2048, repeats: int = 5, device: str = 'cpu',
+                 dtype: torch.dtype = torch.float32) -> Dict[str, float]:
+    """Measured FLOP/s of an (n x n) @ (n x n) matmul on this machine, by library: ``'mm'``
+    (``torch.mm``: MKL on CPU, cuBLAS on CUDA) and, for fp32 on a CPU build with oneDNN,
+    ``'onednn'`` (its linear; on non-Intel CPUs MKL runs its AVX2 code: see
+    :mod:`swin_mm.ops.gemm`). The machine's rate is the larger."""
+    from .ops import gemm
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    seconds = median_time(lambda: a @ b, repeats, warmup=2)
-    return 2 * n ** 3 / seconds
+    products = {'mm': lambda: a @ b}
+    if device == 'cpu' and dtype == torch.float32 and gemm.choose_onednn('onednn'):
+        b_t = b.t().contiguous()
+        products['onednn'] = lambda: torch.ops.mkldnn._linear_pointwise(a, b_t, None, 'none',
+                                                                        [], '')
+    return {name: 2 * n ** 3 / median_time(fn, repeats, warmup=2)
+            for name, fn in products.items()}
 
 
 def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, int, int], int]:
@@ -103,15 +112,17 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
                          ) -> Tuple[float, int]:
     """Seconds and FLOPs of a forward pass's linear layers alone: each (M, K) @ (K, N) product
     of :func:`matmul_shapes` timed bare (no bias, into an output allocated once, so no page
-    faults), times its count. What a forward pass would take if only its matmuls ran, at the
-    speed this machine's BLAS reaches for their shapes."""
+    faults), times its count, through the library the model uses
+    (:func:`swin_mm.ops.gemm.linear_into`). What a forward pass would take if only its matmuls
+    ran, at the speed this machine reaches for their shapes."""
+    from .ops.gemm import linear_into
     device = next(model.parameters()).device
     seconds, flops = 0.0, 0
     for (m, k, n), count in matmul_shapes(model, x).items():
         a = torch.randn(m, k, device=device)
         w = torch.randn(n, k, device=device)
         out = torch.empty(m, n, device=device)
-        seconds += count * median_time(lambda: torch.mm(a, w.t(), out=out), repeats, warmup=1)
+        seconds += count * median_time(lambda: linear_into(out, a, w, None), repeats, warmup=1)
         flops += count * 2 * m * k * n
     return seconds, flops
 

@@ -136,16 +136,23 @@ def main(argv=None):
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if args.calls is None:
         args.calls = 10 if device.type == 'cuda' else 1
-    from swin_mm.profiling import matmul_rate
+    from swin_mm.ops import gemm
+    from swin_mm.profiling import matmul_rates
     dtypes = [None, torch.bfloat16] if device.type == 'cuda' else [None]
+    by_library = {str(d or 'fp32'): {k: v / 1e9 for k, v in matmul_rates(
+        device=device.type, dtype=d or torch.float32).items()} for d in dtypes}
     result = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else
                   platform.processor() or platform.machine(), batch=args.batch,
                   threads=torch.get_num_threads(), torch=torch.__version__, rows=[],
-                  matmul_gflops={str(d or 'fp32'): matmul_rate(device=device.type,
-                                                               dtype=d or torch.float32) / 1e9
-                                 for d in dtypes})
+                  cpu_products='oneDNN' if gemm.ONEDNN else 'torch.mm',
+                  matmul_gflops={k: max(v.values()) for k, v in by_library.items()},
+                  matmul_gflops_by_library=by_library)
     print(f'device: {result["device"]}, {result["threads"]} threads, batch {args.batch}, '
-          + ', '.join(f'{k} matmul {v:.0f} GFLOP/s' for k, v in result['matmul_gflops'].items()))
+          + ', '.join(f'{k} matmul {max(v.values()):.0f} GFLOP/s ('
+                      + ', '.join(f'{lib} {r:.0f}' for lib, r in v.items()) + ')'
+                      for k, v in by_library.items())
+          + (f'; swin_mm\'s CPU products: {result["cpu_products"]}'
+             if device.type == 'cpu' else ''))
     print(f'{"arch":5} {"size":>9} {"dtype":>5} {"mode":>8} {"swin_mm s":>9} {"mmdet s":>8} '
           f'{"speed-up":>8} {"GFLOP/s":>8} {"% matmul":>8}')
     for arch in args.archs:

@@ -4,9 +4,9 @@ PyTorch's CPU build sends fp32 ``mm``/``addmm``/``F.linear`` to MKL, which takes
 on CPUs that are not Intel's, while oneDNN (in the same build) compiles its kernels for the ISA it
 finds. Measured on this project's 2-core AMD EPYC (AVX-512) machine: a 2048^2 product 213 GFLOP/s
 through MKL, 441 through oneDNN; Swin-T's layer shapes 200-215 against 360-470 (stage-1 shapes,
-K = 96: 206 against 357-379). So on non-Intel x86 CPUs the linear layers' forward products and
-their input gradients go through oneDNN (``torch.ops.mkldnn._linear_pointwise``); the weights'
-gradients (long sums over tokens, where oneDNN was slower or erratic: 64-384 GFLOP/s) stay on MKL.
+K = 96: 206 against 357-379). So on non-Intel x86 CPUs the linear layers' products go through
+oneDNN (``torch.ops.mkldnn._linear_pointwise``): forward, input gradients, and weight gradients
+but for square weights (:func:`add_weight_grad`).
 
 ``SWIN_MM_CPU_GEMM=onednn`` or ``=mkl`` forces a choice; :data:`ONEDNN` holds it. Only fp32 CPU
 tensors outside autocast and ``torch.compile`` are concerned; everything else runs the plain ops.
@@ -21,8 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into', 'matmul_into',
-           'Linear']
+__all__ = ['ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into', 'add_weight_grad',
+           'matmul_into', 'Linear']
 
 
 def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None) -> bool:
@@ -93,6 +93,22 @@ def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
     return torch.addmm(bias, x, weight.t(), out=out)
 
 
+def add_weight_grad(grad_weight: torch.Tensor, grad: torch.Tensor, x: torch.Tensor
+                    ) -> torch.Tensor:
+    """``grad_weight += grad^T @ x`` (a linear layer's weight gradient, accumulated over chunks
+    of rows): grad_weight (M, K), grad (rows, M), x (rows, K).
+
+    oneDNN is fastest here with the wider of M, K as its output's columns (Swin-T's shapes:
+    247-385 GFLOP/s against MKL's 170-207; the other way round 135-360); for square weights
+    (C x C: the attention's output projection) MKL stays (62524 x 96 x 96: 159 against 110)."""
+    M, K = grad_weight.shape
+    if not uses_onednn(x, grad_weight) or M == K:
+        return grad_weight.addmm_(grad.t(), x)
+    if M > K:
+        return grad_weight.add_(_onednn_linear(x.t(), grad.t(), None).t())
+    return grad_weight.add_(_onednn_linear(grad.t(), x.t(), None))
+
+
 def matmul_into(out: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``grad @ weight`` written into ``out`` (a linear layer's input gradient): grad (rows, M),
     weight (M, K), out (rows, K); ``out`` may be ``grad``'s own storage only off oneDNN."""
@@ -117,7 +133,8 @@ class _Linear(torch.autograd.Function):
             grad_x = matmul_into(x.new_empty(grad_2d.shape[0], x.shape[-1]), grad_2d, weight)
             grad_x = grad_x.view(x.shape)
         if ctx.needs_input_grad[1]:
-            grad_weight = grad_2d.t().mm(x.reshape(-1, x.shape[-1]))  # MKL: see the module
+            grad_weight = add_weight_grad(torch.zeros_like(weight), grad_2d,
+                                          x.reshape(-1, x.shape[-1]))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_2d.sum(0)
         return grad_x, grad_weight, grad_bias

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from . import linear_gelu
 from .fused_attention import split_heads, window_sdpa
-from .gemm import linear, linear_into, matmul_into
+from .gemm import add_weight_grad, linear, linear_into, matmul_into
 from .linear_gelu import row_chunks
 
 __all__ = ['window_attention', 'projected_window_attention', 'gelu_linear', 'chunked_mlp']
@@ -102,7 +102,7 @@ class _LinearGrads:
         """Take the gradient (rows, ..., M) of the output's ``rows``."""
         grad = grad.reshape(-1, grad.shape[-1])
         if self.grad_weight is not None:
-            self.grad_weight.addmm_(grad.t(), self.x[rows].reshape(-1, self.x.shape[-1]))
+            add_weight_grad(self.grad_weight, grad, self.x[rows].reshape(-1, self.x.shape[-1]))
         if self.grad_bias is not None:
             self.grad_bias += grad.sum(0)
         if self.grad_x is not None:
@@ -274,7 +274,7 @@ class _ChunkedMlp(torch.autograd.Function):
             h, grad = hidden[rows], grad_2d[rows]
             act = _gelu_into(buffer, h)  # recomputed
             if need_w2:
-                grad_w2.addmm_(grad.t(), act)
+                add_weight_grad(grad_w2, grad, act)
             grad_h = matmul_into(act, grad, fc2_weight)  # GELU(h)'s gradient, then h's:
             torch.ops.aten.gelu_backward.grad_input(grad_h, h, grad_input=grad_h)
             fc1_grads.add(rows, grad_h)
