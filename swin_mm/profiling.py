@@ -111,18 +111,20 @@ def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, in
 def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int = 3
                          ) -> Tuple[float, int]:
     """Seconds and FLOPs of a forward pass's linear layers alone: each (M, K) @ (K, N) product
-    of :func:`matmul_shapes` timed bare (no bias, into an output allocated once, so no page
-    faults), times its count, through the library the model uses
-    (:func:`swin_mm.ops.gemm.linear_into`). What a forward pass would take if only its matmuls
-    ran, at the speed this machine reaches for their shapes."""
-    from .ops.gemm import linear_into
+    of :func:`matmul_shapes` timed bare (no bias), times its count, through the library the model
+    uses: MKL's into an output allocated once (no page faults), oneDNN's into the fresh output it
+    allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take if only its matmuls ran,
+    at the speed this machine reaches for their shapes."""
+    from .ops.gemm import linear_into, uses_onednn
     device = next(model.parameters()).device
     seconds, flops = 0.0, 0
     for (m, k, n), count in matmul_shapes(model, x).items():
         a = torch.randn(m, k, device=device)
         w = torch.randn(n, k, device=device)
         out = torch.empty(m, n, device=device)
-        seconds += count * median_time(lambda: linear_into(out, a, w, None), repeats, warmup=1)
+        product = ((lambda: torch.ops.mkldnn._linear_pointwise(a, w, None, 'none', [], ''))
+                   if uses_onednn(a, w) else (lambda: linear_into(out, a, w, None)))
+        seconds += count * median_time(product, repeats, warmup=1)
         flops += count * 2 * m * k * n
     return seconds, flops
 
