@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ['ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into', 'add_weight_grad',
-           'matmul_into', 'Linear']
+           'Linear']
 
 
 def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None) -> bool:
@@ -109,14 +109,6 @@ def add_weight_grad(grad_weight: torch.Tensor, grad: torch.Tensor, x: torch.Tens
     return grad_weight.add_(_onednn_linear(grad.t(), x.t(), None))
 
 
-def matmul_into(out: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``grad @ weight`` written into ``out`` (a linear layer's input gradient): grad (rows, M),
-    weight (M, K), out (rows, K); ``out`` may be ``grad``'s own storage only off oneDNN."""
-    if uses_onednn(grad, weight):
-        return out.copy_(_onednn_linear(grad, weight.t().contiguous(), None))
-    return torch.mm(grad, weight, out=out)
-
-
 class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -130,8 +122,7 @@ class _Linear(torch.autograd.Function):
         grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
-            grad_x = matmul_into(x.new_empty(grad_2d.shape[0], x.shape[-1]), grad_2d, weight)
-            grad_x = grad_x.view(x.shape)
+            grad_x = linear(grad_2d, weight.t().contiguous(), None).view(x.shape)  # grad @ W
         if ctx.needs_input_grad[1]:
             grad_weight = add_weight_grad(torch.zeros_like(weight), grad_2d,
                                           x.reshape(-1, x.shape[-1]))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from . import linear_gelu
 from .fused_attention import split_heads, window_sdpa
-from .gemm import add_weight_grad, linear, linear_into, matmul_into
+from .gemm import add_weight_grad, linear
 from .linear_gelu import row_chunks
 
 __all__ = ['window_attention', 'projected_window_attention', 'gelu_linear', 'chunked_mlp']
@@ -88,13 +88,16 @@ class _WindowAttention(torch.autograd.Function):
 
 class _LinearGrads:
     """Gradients of ``F.linear(x, weight, bias)`` taken chunk by chunk of rows of ``x`` (its first
-    dimension), weights' gradients accumulated: x (rows, ..., K), weight (M, K). ``need_*`` say
-    which gradients are wanted; the others are None."""
+    dimension, in order), weights' gradients accumulated: x (rows, ..., K), weight (M, K).
+    ``need_*`` say which gradients are wanted; the others are None. The input's gradient is
+    kept as the chunks' products and joined at the end (oneDNN cannot write into a given
+    tensor, and copying each chunk costs more than one join)."""
 
     def __init__(self, x: torch.Tensor, weight: torch.Tensor, need_x: bool, need_weight: bool,
                  need_bias: bool) -> None:
-        self.x, self.weight = x, weight
-        self.grad_x = x.new_empty(x.shape) if need_x else None
+        self.x = x
+        self.weight_t = weight.t().contiguous() if need_x else None  # grad @ W = linear(grad, W^T)
+        self.grad_x_chunks = [] if need_x else None
         self.grad_weight = torch.zeros_like(weight) if need_weight else None
         self.grad_bias = weight.new_zeros(weight.shape[0]) if need_bias else None
 
@@ -105,12 +108,19 @@ class _LinearGrads:
             add_weight_grad(self.grad_weight, grad, self.x[rows].reshape(-1, self.x.shape[-1]))
         if self.grad_bias is not None:
             self.grad_bias += grad.sum(0)
-        if self.grad_x is not None:
-            matmul_into(self.grad_x[rows].view(-1, self.x.shape[-1]), grad, self.weight)
+        if self.grad_x_chunks is not None:
+            self.grad_x_chunks.append(linear(grad, self.weight_t, None))
 
     def result(self) -> tuple:
-        """(grad_x, grad_weight, grad_bias)."""
-        return self.grad_x, self.grad_weight, self.grad_bias
+        """(grad_x, grad_weight, grad_bias), grad_x shaped as x."""
+        if self.grad_x_chunks is None:
+            return None, self.grad_weight, self.grad_bias
+        return _join(self.grad_x_chunks).view(self.x.shape), self.grad_weight, self.grad_bias
+
+
+def _join(chunks: list) -> torch.Tensor:
+    """Tensors joined along dim 0 (the one itself, not a copy, when there is one)."""
+    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
 def _window_chunks(qkv, mask, num_windows, num_heads):
@@ -139,20 +149,23 @@ def _attention_backward(grad_out, qkv, bias, mask, out, grad_qkv, grad_bias, h, 
     logits, dv overwrites v, dk overwrites k and dq the copy of the output's gradient.
     """
     nW = 1 if mask is None else mask.shape[0]
-    heads = split_heads(qkv, nW, h).contiguous()  # 3, B, nW, h, N, d
-    B, N, d = heads.shape[1], heads.shape[4], heads.shape[5]
+    # the copies see the windows as one dimension: the same order as (B, nW), but with B = 1 the
+    # (3, 1, nW, h, N, d) copy ran 5x slower than (3, nW, 1, h, N, d) (3.1 against 0.6 ms at
+    # Swin-T stage 3); only the mask needs the images apart (views below)
+    Bw, N = qkv.shape[0], qkv.shape[1]
+    heads = split_heads(qkv, 1, h).contiguous()  # 3, B*nW, 1, h, N, d
+    d = heads.shape[-1]
     q, k, v = heads.view(3, -1, N, d).unbind(0)  # B*nW*h, N, d
-    grad_heads = grad_out.reshape(B, nW, N, h, d)
+    grad_heads = grad_out.reshape(Bw, N, h, d)
     # softmax backward needs sum_j dP_ij P_ij, which is dO_i . O_i (as flash attention has it)
-    row_dot = (grad_heads * out.view(B, nW, N, h, d)).sum(-1).transpose(2, 3)
-    row_dot = row_dot.reshape(-1, N, 1)
+    row_dot = (grad_heads * out.view(Bw, N, h, d)).sum(-1).transpose(1, 2).reshape(-1, N, 1)
     # a copy, always (dq is written into it; a view would overwrite the incoming gradient)
-    grad = grad_heads.transpose(2, 3).clone(memory_format=torch.contiguous_format)
+    grad = grad_heads.transpose(1, 2).clone(memory_format=torch.contiguous_format)
     grad = grad.view(-1, N, d)
     probs = torch.bmm(q, k.transpose(1, 2)).mul_(scale)
-    probs.view(B, nW, h, N, N).add_(bias)
+    probs.view(-1, nW, h, N, N).add_(bias)
     if mask is not None:
-        probs.view(B, nW, h, N, N).add_(mask)
+        probs.view(-1, nW, h, N, N).add_(mask)
     torch.ops.aten._softmax.out(probs, -1, False, out=probs)  # recomputed, in place
     grad_probs = torch.bmm(grad, v.transpose(1, 2))
     torch.bmm(probs.transpose(1, 2), grad, out=v)  # dv
@@ -162,9 +175,9 @@ def _attention_backward(grad_out, qkv, bias, mask, out, grad_qkv, grad_bias, h, 
     grad_logits.mul_(scale)
     torch.bmm(grad_logits, k, out=grad)  # dq
     torch.bmm(grad_logits.transpose(1, 2), q, out=k)  # dk
-    grad_qkv = grad_qkv.view(B, nW, N, 3, h, d)
+    grad_qkv = grad_qkv.view(Bw, N, 3, h, d)
     for i, part in enumerate((grad, k, v)):
-        grad_qkv[:, :, :, i].copy_(part.view(B, nW, h, N, d).transpose(2, 3))
+        grad_qkv[:, :, i].copy_(part.view(Bw, h, N, d).transpose(1, 2))
 
 
 def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
@@ -250,32 +263,33 @@ class _ChunkedMlp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, fc1_weight, fc1_bias, fc2_weight, fc2_bias):
         flat = x.reshape(-1, x.shape[-1])
-        hidden = flat.new_empty(flat.shape[0], fc1_weight.shape[0])
-        out = flat.new_empty(flat.shape[0], fc2_weight.shape[0])
-        chunks = row_chunks(*hidden.shape, hidden.element_size())
-        act = hidden.new_empty(chunks[0].stop, hidden.shape[1])  # GELU(h) of one chunk at a time
-        for rows in chunks:
-            h = linear_into(hidden[rows], flat[rows], fc1_weight, fc1_bias)
-            linear_into(out[rows], _gelu_into(act, h), fc2_weight, fc2_bias)
-        ctx.save_for_backward(flat, hidden, fc1_weight, fc2_weight)
+        hidden, outs = [], []  # the pre-activation and the output, chunk by chunk
+        act = None  # GELU(h) of one chunk at a time (the first chunk is the largest)
+        for rows in row_chunks(flat.shape[0], fc1_weight.shape[0], flat.element_size()):
+            h = linear(flat[rows], fc1_weight, fc1_bias)
+            act = torch.empty_like(h) if act is None else act
+            outs.append(linear(_gelu_into(act, h), fc2_weight, fc2_bias))
+            hidden.append(h)
+        ctx.save_for_backward(flat, fc1_weight, fc2_weight, *hidden)
         ctx.x_shape = x.shape
-        return out.view(*x.shape[:-1], fc2_weight.shape[0])
+        return _join(outs).view(*x.shape[:-1], fc2_weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad_out):
-        flat, hidden, fc1_weight, fc2_weight = ctx.saved_tensors
+        flat, fc1_weight, fc2_weight, *hidden = ctx.saved_tensors
         need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
         grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
         fc1_grads = _LinearGrads(flat, fc1_weight, need_x, need_w1, need_b1)
         grad_w2 = torch.zeros_like(fc2_weight) if need_w2 else None
-        chunks = row_chunks(*hidden.shape, hidden.element_size())
-        buffer = hidden.new_empty(chunks[0].stop, hidden.shape[1])  # GELU(h), then gradients
-        for rows in chunks:
-            h, grad = hidden[rows], grad_2d[rows]
-            act = _gelu_into(buffer, h)  # recomputed
+        fc2_weight_t = fc2_weight.t().contiguous()
+        buffer = torch.empty_like(hidden[0])  # GELU(h), recomputed chunk by chunk
+        chunks = row_chunks(flat.shape[0], fc1_weight.shape[0], flat.element_size())
+        for rows, h in zip(chunks, hidden):
+            grad = grad_2d[rows]
+            act = _gelu_into(buffer, h)
             if need_w2:
                 add_weight_grad(grad_w2, grad, act)
-            grad_h = matmul_into(act, grad, fc2_weight)  # GELU(h)'s gradient, then h's:
+            grad_h = linear(grad, fc2_weight_t, None)  # GELU(h)'s gradient, then h's:
             torch.ops.aten.gelu_backward.grad_input(grad_h, h, grad_input=grad_h)
             fc1_grads.add(rows, grad_h)
         grad_x, grad_w1, grad_b1 = fc1_grads.result()
