@@ -8,8 +8,9 @@ runs through SDPA's fused kernel (:func:`swin_mm.ops.fused_attention.window_sdpa
   memory-efficient kernel itself (no probabilities kept, the learned bias gets its gradient, and
   unlike SDPA's autograd it keeps bias and mask apart instead of their per-window sum);
 - on CPU, whose fused kernel gives its mask no gradient,
-  :func:`swin_mm.ops.recompute.window_attention` (SDPA forward, probabilities recomputed in
-  backward).
+  :func:`swin_mm.ops.recompute.projected_window_attention` in fp32 (the qkv projection inside,
+  its gradients taken range of windows by range), :func:`swin_mm.ops.recompute.window_attention`
+  otherwise (autocast): SDPA forward, probabilities recomputed in backward.
 Under ``torch.compile`` CUDA training takes plain SDPA, which the compiler traces.
 """
 from __future__ import annotations

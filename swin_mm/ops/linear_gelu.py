@@ -7,7 +7,8 @@ stage-1 MLP 84 -> 53 ms, stage 2 50 -> 40 ms; no gain at stages 3-4 (small maps)
 inference only (the op has no autograd formula); elsewhere the plain ops.
 
 :func:`mlp_inference` runs a whole MLP (fc1 + GELU, fc2) that way over chunks of tokens
-(:func:`linear_over_chunks`, which the training MLP's forward uses too): glibc maps
+(:func:`linear_over_chunks`; the training MLP chunks its own way, with :func:`row_chunks`,
+:func:`swin_mm.ops.recompute.chunked_mlp`): glibc maps
 every block over 32 MB afresh and unmaps it when freed, so a stage-1 hidden activation (93 MB at
 Swin-T 800x1216) is page-faulted in again at every call, and fc2 reads a chunk back from the
 caches faster. Alone, the stage-1 MLP 63 -> 42 ms and stage 2 48 -> 35 ms (bit-identical); in the

@@ -8,13 +8,16 @@
   Its backward runs over ranges of windows whose logits stay under 8 MB (no fresh N x N
   tensors over 32 MB to page-fault in): Swin-T 800x1216 stage-1 attention backward 115-133 ->
   84-91 ms.
+- :func:`projected_window_attention`: the same with the qkv projection inside, whose gradients
+  are taken range by range with the attention's (CPU, fp32).
 - :func:`gelu_linear`: fc2(GELU(h)), saving only h; GELU(h) is recomputed in backward.
 - :func:`chunked_mlp`: the whole MLP, fc2(GELU(fc1(x))), the same way, on CPU: forward and
   backward run over chunks of tokens, so that no hidden-sized tensor but the saved pre-activation
   is ever written (a fresh tensor over 32 MB costs page faults, and a chunk is still in the caches
   when the next operation reads it).
 
-Both are used while autograd records on CPU (training); inference takes the plain fused kernels.
+They are used while autograd records (training; gelu_linear also on CUDA); inference takes the
+plain fused kernels.
 """
 from __future__ import annotations
 
