@@ -115,15 +115,15 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
     uses: MKL's into an output allocated once (no page faults), oneDNN's into the fresh output it
     allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take if only its matmuls ran,
     at the speed this machine reaches for their shapes."""
-    from .ops.gemm import linear_into, uses_onednn
+    from .ops.gemm import linear, linear_into, uses_onednn
     device = next(model.parameters()).device
     seconds, flops = 0.0, 0
     for (m, k, n), count in matmul_shapes(model, x).items():
         a = torch.randn(m, k, device=device)
         w = torch.randn(n, k, device=device)
         out = torch.empty(m, n, device=device)
-        product = ((lambda: torch.ops.mkldnn._linear_pointwise(a, w, None, 'none', [], ''))
-                   if uses_onednn(a, w) else (lambda: linear_into(out, a, w, None)))
+        product = ((lambda: linear(a, w, None)) if uses_onednn(a, w)
+                   else (lambda: linear_into(out, a, w, None)))
         seconds += count * median_time(product, repeats, warmup=1)
         flops += count * 2 * m * k * n
     return seconds, flops

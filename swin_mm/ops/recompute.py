@@ -314,10 +314,11 @@ def chunked_mlp(x: torch.Tensor, fc1_weight: torch.Tensor, fc1_bias: Optional[to
 
     For CPU tensors in the weights' dtype (:func:`~swin_mm.ops.linear_gelu.chunkable`): fresh
     tensors over 32 MB are page-faulted in at every allocation, and a chunk's hidden rows are still
-    in the caches when the next operation reads them. Forward writes the pre-activation chunk by
-    chunk (``addmm``'s bias copy then lands in the caches too) and applies GELU and fc2 to it at
-    once; backward recomputes GELU and runs both layers' gradients chunk by chunk, so the only
-    hidden-sized tensor it touches is the saved pre-activation.
+    in the caches when the next operation reads them. Forward computes the pre-activation chunk
+    by chunk, keeps it as its chunks (no copy into one tensor: oneDNN writes only fresh outputs,
+    :mod:`swin_mm.ops.gemm`) and applies GELU and fc2 to each at once; backward recomputes GELU
+    and runs both layers' gradients chunk by chunk, so the only hidden-sized data it touches is
+    the saved pre-activation.
 
     Args:
         x: (..., C) tokens.
