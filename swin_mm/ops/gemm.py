@@ -21,8 +21,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into', 'add_weight_grad',
-           'Linear']
+__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into',
+           'add_weight_grad', 'LinearGrads', 'join_rows', 'Linear']
+
+
+#: Whether this torch build has oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``).
+ONEDNN_AVAILABLE = (torch.backends.mkldnn.is_available()
+                    and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
 
 
 def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None) -> bool:
@@ -39,12 +44,11 @@ def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None) -
     setting = (os.environ.get('SWIN_MM_CPU_GEMM', '') if setting is None else setting).lower()
     if setting not in ('', 'onednn', 'mkl'):
         raise ValueError(f"SWIN_MM_CPU_GEMM={setting!r}: expected 'onednn', 'mkl' or unset")
-    available = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn,
-                                                                  '_linear_pointwise')
     if setting:
-        return setting == 'onednn' and available
+        return setting == 'onednn' and ONEDNN_AVAILABLE
     vendor = _cpu_vendor() if vendor is None else vendor
-    return available and torch.backends.mkl.is_available() and vendor not in ('', 'GenuineIntel')
+    return (ONEDNN_AVAILABLE and torch.backends.mkl.is_available()
+            and vendor not in ('', 'GenuineIntel'))
 
 
 def _cpu_vendor() -> str:
@@ -109,26 +113,55 @@ def add_weight_grad(grad_weight: torch.Tensor, grad: torch.Tensor, x: torch.Tens
     return grad_weight.add_(_onednn_linear(grad.t(), x.t(), None))
 
 
+class LinearGrads:
+    """Gradients of ``F.linear(x, weight, bias)`` taken chunk by chunk of rows of ``x`` (its first
+    dimension, in order), weights' gradients accumulated: x (rows, ..., K), weight (M, K).
+    ``need_*`` say which gradients are wanted; the others are None. The input's gradient is
+    kept as the chunks' products and joined at the end (oneDNN cannot write into a given
+    tensor, and copying each chunk costs more than one join)."""
+
+    def __init__(self, x: torch.Tensor, weight: torch.Tensor, need_x: bool, need_weight: bool,
+                 need_bias: bool) -> None:
+        self.x = x
+        self.weight_t = weight.t().contiguous() if need_x else None  # grad @ W = linear(grad, W^T)
+        self.grad_x_chunks = [] if need_x else None
+        self.grad_weight = torch.zeros_like(weight) if need_weight else None
+        self.grad_bias = weight.new_zeros(weight.shape[0]) if need_bias else None
+
+    def add(self, rows: slice, grad: torch.Tensor) -> None:
+        """Take the gradient (rows, ..., M) of the output's ``rows``."""
+        grad = grad.reshape(-1, grad.shape[-1])
+        if self.grad_weight is not None:
+            add_weight_grad(self.grad_weight, grad, self.x[rows].reshape(-1, self.x.shape[-1]))
+        if self.grad_bias is not None:
+            self.grad_bias += grad.sum(0)
+        if self.grad_x_chunks is not None:
+            self.grad_x_chunks.append(linear(grad, self.weight_t, None))
+
+    def result(self) -> tuple:
+        """(grad_x, grad_weight, grad_bias), grad_x shaped as x."""
+        if self.grad_x_chunks is None:
+            return None, self.grad_weight, self.grad_bias
+        return join_rows(self.grad_x_chunks).view(self.x.shape), self.grad_weight, self.grad_bias
+
+
+def join_rows(chunks: list) -> torch.Tensor:
+    """Tensors joined along dim 0 (the one itself, not a copy, when there is one)."""
+    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
+
 class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
         return linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
-        grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
-        grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_x = linear(grad_2d, weight.t().contiguous(), None).view(x.shape)  # grad @ W
-        if ctx.needs_input_grad[1]:
-            grad_weight = add_weight_grad(torch.zeros_like(weight), grad_2d,
-                                          x.reshape(-1, x.shape[-1]))
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad_2d.sum(0)
-        return grad_x, grad_weight, grad_bias
+        grads = LinearGrads(x, weight, *ctx.needs_input_grad)
+        grads.add(slice(None), grad_out)  # all rows as one chunk
+        return grads.result()
 
 
 class Linear(nn.Linear):

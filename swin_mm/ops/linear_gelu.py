@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import register_flop_formula
 
-from .gemm import linear_into
+from .gemm import ONEDNN_AVAILABLE, linear_into
 
 __all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks', 'chunkable']
 
@@ -30,9 +30,7 @@ __all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks', '
 #: activations here, attention logits in the recomputing backward (swin_mm.ops.recompute).
 CHUNK_BYTES = 8 * 2 ** 20
 
-_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
-
-if _ONEDNN and torch.ops.mkldnn._linear_pointwise not in \
+if ONEDNN_AVAILABLE and torch.ops.mkldnn._linear_pointwise not in \
         torch.utils.flop_counter.flop_registry:
     @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
     def _linear_pointwise_flops(x_shape, w_shape, *args, **kwargs) -> int:
@@ -44,9 +42,9 @@ if _ONEDNN and torch.ops.mkldnn._linear_pointwise not in \
 
 
 def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    return (_ONEDNN and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
-            and not torch.is_grad_enabled() and not torch.is_autocast_enabled('cpu')
-            and not torch.compiler.is_compiling())
+    return (ONEDNN_AVAILABLE and x.device.type == 'cpu'
+            and x.dtype == weight.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not torch.is_autocast_enabled('cpu') and not torch.compiler.is_compiling())
 
 
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from . import linear_gelu
 from .fused_attention import split_heads, window_sdpa
-from .gemm import add_weight_grad, linear
+from .gemm import LinearGrads, add_weight_grad, join_rows, linear
 from .linear_gelu import row_chunks
 
 __all__ = ['window_attention', 'projected_window_attention', 'gelu_linear', 'chunked_mlp']
@@ -75,7 +75,7 @@ class _WindowAttention(torch.autograd.Function):
             grad_bias = torch.zeros_like(bias) if need_bias else None
             chunks = list(_window_chunks(qkv, mask, ctx.num_windows, ctx.num_heads))
             if projected:  # q, k, v's gradients one range at a time, then the projection's
-                grads = _LinearGrads(x, qkv_weight, need_x, need_weight, need_qkv_bias)
+                grads = LinearGrads(x, qkv_weight, need_x, need_weight, need_qkv_bias)
                 buffer = torch.empty_like(qkv[chunks[0][0]])
             else:
                 grad_qkv = torch.empty_like(qkv)
@@ -87,43 +87,6 @@ class _WindowAttention(torch.autograd.Function):
                     grads.add(rows, target)
         first = grads.result() if projected else (grad_qkv, None, None)
         return (*first, grad_bias, None, None, None, None)
-
-
-class _LinearGrads:
-    """Gradients of ``F.linear(x, weight, bias)`` taken chunk by chunk of rows of ``x`` (its first
-    dimension, in order), weights' gradients accumulated: x (rows, ..., K), weight (M, K).
-    ``need_*`` say which gradients are wanted; the others are None. The input's gradient is
-    kept as the chunks' products and joined at the end (oneDNN cannot write into a given
-    tensor, and copying each chunk costs more than one join)."""
-
-    def __init__(self, x: torch.Tensor, weight: torch.Tensor, need_x: bool, need_weight: bool,
-                 need_bias: bool) -> None:
-        self.x = x
-        self.weight_t = weight.t().contiguous() if need_x else None  # grad @ W = linear(grad, W^T)
-        self.grad_x_chunks = [] if need_x else None
-        self.grad_weight = torch.zeros_like(weight) if need_weight else None
-        self.grad_bias = weight.new_zeros(weight.shape[0]) if need_bias else None
-
-    def add(self, rows: slice, grad: torch.Tensor) -> None:
-        """Take the gradient (rows, ..., M) of the output's ``rows``."""
-        grad = grad.reshape(-1, grad.shape[-1])
-        if self.grad_weight is not None:
-            add_weight_grad(self.grad_weight, grad, self.x[rows].reshape(-1, self.x.shape[-1]))
-        if self.grad_bias is not None:
-            self.grad_bias += grad.sum(0)
-        if self.grad_x_chunks is not None:
-            self.grad_x_chunks.append(linear(grad, self.weight_t, None))
-
-    def result(self) -> tuple:
-        """(grad_x, grad_weight, grad_bias), grad_x shaped as x."""
-        if self.grad_x_chunks is None:
-            return None, self.grad_weight, self.grad_bias
-        return _join(self.grad_x_chunks).view(self.x.shape), self.grad_weight, self.grad_bias
-
-
-def _join(chunks: list) -> torch.Tensor:
-    """Tensors joined along dim 0 (the one itself, not a copy, when there is one)."""
-    return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
 def _window_chunks(qkv, mask, num_windows, num_heads):
@@ -275,14 +238,14 @@ class _ChunkedMlp(torch.autograd.Function):
             hidden.append(h)
         ctx.save_for_backward(flat, fc1_weight, fc2_weight, *hidden)
         ctx.x_shape = x.shape
-        return _join(outs).view(*x.shape[:-1], fc2_weight.shape[0])
+        return join_rows(outs).view(*x.shape[:-1], fc2_weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad_out):
         flat, fc1_weight, fc2_weight, *hidden = ctx.saved_tensors
         need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad
         grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
-        fc1_grads = _LinearGrads(flat, fc1_weight, need_x, need_w1, need_b1)
+        fc1_grads = LinearGrads(flat, fc1_weight, need_x, need_w1, need_b1)
         grad_w2 = torch.zeros_like(fc2_weight) if need_w2 else None
         fc2_weight_t = fc2_weight.t().contiguous()
         buffer = torch.empty_like(hidden[0])  # GELU(h), recomputed chunk by chunk
