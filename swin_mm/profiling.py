@@ -70,7 +70,8 @@ def matmul_rates(n: int = 2048, repeats: int = 5, device: str = 'cpu',
     """Measured FLOP/s of an (n x n) @ (n x n) matmul on this machine, by library: ``'mm'``
     (``torch.mm``: MKL on CPU, cuBLAS on CUDA) and, for fp32 on a CPU build with oneDNN,
     ``'onednn'`` (its linear; on non-Intel CPUs MKL runs its AVX2 code: see
-    :mod:`swin_mm.ops.gemm`). The machine's rate is the larger."""
+    :mod:`swin_mm.ops.gemm`) and ``'onednn_packed'`` (the same with the second operand in
+    oneDNN's layout, as inference gives its weights). The machine's rate is the largest."""
     from .ops import gemm
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
@@ -79,6 +80,9 @@ def matmul_rates(n: int = 2048, repeats: int = 5, device: str = 'cpu',
         b_t = b.t().contiguous()
         products['onednn'] = lambda: torch.ops.mkldnn._linear_pointwise(a, b_t, None, 'none',
                                                                         [], '')
+        b_packed = gemm.packed_weight(b_t)
+        products['onednn_packed'] = lambda: torch.ops.mkldnn._linear_pointwise(
+            a, b_packed, None, 'none', [], '')
     return {name: 2 * n ** 3 / median_time(fn, repeats, warmup=2)
             for name, fn in products.items()}
 
@@ -88,6 +92,8 @@ def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, in
     (``mm``, ``addmm``, oneDNN's fused linear: M rows, K inputs, N outputs; batched products and
     attention kernels are not included), with how often each occurs."""
     from torch.utils._python_dispatch import TorchDispatchMode
+
+    from .ops.gemm import onednn_operands
     aten = torch.ops.aten
     fused = getattr(torch.ops.mkldnn, '_linear_pointwise', None)
     shapes: Counter = Counter()
@@ -99,7 +105,7 @@ def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, in
                 a, b = args[:2] if packet == aten.mm else args[1:3]  # addmm(bias, a, b)
                 shapes[(a.shape[0], a.shape[1], b.shape[1])] += 1
             elif fused is not None and packet == fused:
-                a, w = args[0], args[1]
+                a, w = onednn_operands(args)
                 shapes[(a.numel() // a.shape[-1], a.shape[-1], w.shape[0])] += 1
             return func(*args, **(kwargs or {}))
 
@@ -112,8 +118,8 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
                          ) -> Tuple[float, int]:
     """Seconds and FLOPs of a forward pass's linear layers alone: each (M, K) @ (K, N) product
     of :func:`matmul_shapes` timed bare (no bias), times its count, through the library the model
-    uses: MKL's into an output allocated once (no page faults), oneDNN's into the fresh output it
-    allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take if only its matmuls ran,
+    uses: MKL's into an output allocated once (no page faults), oneDNN's from the packed weight into
+    the fresh output it allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take if only its matmuls ran,
     at the speed this machine reaches for their shapes."""
     from .ops.gemm import linear, linear_into, uses_onednn
     device = next(model.parameters()).device
@@ -122,7 +128,7 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
         a = torch.randn(m, k, device=device)
         w = torch.randn(n, k, device=device)
         out = torch.empty(m, n, device=device)
-        product = ((lambda: linear(a, w, None)) if uses_onednn(a, w)
+        product = ((lambda: linear(a, w, None, pack=True)) if uses_onednn(a, w)
                    else (lambda: linear_into(out, a, w, None)))
         seconds += count * median_time(product, repeats, warmup=1)
         flops += count * 2 * m * k * n

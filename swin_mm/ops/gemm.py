@@ -20,9 +20,12 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils import flop_counter
+from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'linear', 'linear_into',
-           'add_weight_grad', 'LinearGrads', 'join_rows', 'Linear']
+__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'onednn_operands',
+           'packed_weight', 'linear', 'linear_add', 'linear_into', 'add_weight_grad',
+           'LinearGrads', 'join_rows', 'Linear']
 
 
 #: Whether this torch build has oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``).
@@ -66,6 +69,28 @@ def _cpu_vendor() -> str:
 ONEDNN = choose_onednn()
 
 
+def onednn_operands(args: tuple) -> tuple:
+    """(input, weight) of a call to oneDNN's linear, from its arguments (tensors or their
+    shapes): ``(X, W, B, ...)``, or ``(X, other, W, B, attr)`` for its binary overload (X @ W^T
+    + B, then + other), told apart by its third argument: a bias (1-D or None) or a weight."""
+    third = getattr(args[2], 'shape', args[2]) if len(args) > 2 else None  # tensor or shape
+    if isinstance(third, tuple) and len(third) == 2:
+        return args[0], args[2]
+    return args[0], args[1]
+
+
+if ONEDNN_AVAILABLE and torch.ops.mkldnn._linear_pointwise not in flop_counter.flop_registry:
+    @flop_counter.register_flop_formula(torch.ops.mkldnn._linear_pointwise)
+    def _linear_pointwise_flops(*args, **kwargs) -> int:
+        """So that FlopCounterMode (tools/get_flops.py, the benchmark) counts oneDNN's linear
+        as it counts ``addmm``: 2 * rows * M * K (the fused GELU or addition not counted)."""
+        x_shape, w_shape = onednn_operands(args)
+        rows = 1
+        for size in x_shape[:-1]:
+            rows *= size
+        return 2 * rows * w_shape[0] * w_shape[1]
+
+
 def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether a product of ``x`` with ``weight`` goes through oneDNN."""
     return (ONEDNN and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
@@ -77,13 +102,45 @@ def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'none', [], '')  # any strides
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+_PACKED = WeakIdKeyDictionary()
+
+
+def packed_weight(weight: torch.Tensor) -> torch.Tensor:
+    """oneDNN's own (blocked) layout of a linear layer's (M, K) fp32 weight, for products that
+    need no gradient. Given the plain weight, oneDNN reorders it at every call; packed once, the
+    products run faster (Swin-T's layer shapes on this project's AMD machine: 330-430 -> 470-510
+    GFLOP/s, bit-identical). Made once per weight and again after it changes (its version
+    counter and storage are part of the key), kept as long as the weight lives; the weight itself
+    is untouched. Needs :data:`ONEDNN_AVAILABLE`."""
+    key = (weight._version, weight.data_ptr())
+    entry = _PACKED.get(weight)
+    if entry is None or entry[0] != key:
+        entry = key, torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+        _PACKED[weight] = entry
+    return entry[1]
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+           pack: bool = False) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` without autograd: x (..., K), weight (M, K), bias (M,) or
-    None; returns (..., M)."""
+    None; returns (..., M). ``pack``: ``weight`` is a parameter, read by oneDNN in its cached
+    packed layout (:func:`packed_weight`)."""
     if not uses_onednn(x, weight):
         return F.linear(x, weight, bias)
-    out = _onednn_linear(x.reshape(-1, x.shape[-1]), weight, bias)
+    out = _onednn_linear(x.reshape(-1, x.shape[-1]), packed_weight(weight) if pack else weight,
+                         bias)
     return out.view(*x.shape[:-1], weight.shape[0])
+
+
+def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+               other: torch.Tensor, pack: bool = False) -> torch.Tensor:
+    """``other + F.linear(x, weight, bias)`` without autograd, through oneDNN with the addition
+    done as it writes the product (one pass less over the output; the same numbers: fp32 sums
+    either way): x (rows, K), weight (M, K), other (rows, M); ``pack`` as in :func:`linear`."""
+    if not uses_onednn(x, weight):
+        return F.linear(x, weight, bias).add_(other)
+    return torch.ops.mkldnn._linear_pointwise.binary(
+        x, other, packed_weight(weight) if pack else weight, bias, 'add')
 
 
 def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
@@ -166,7 +223,8 @@ class _Linear(torch.autograd.Function):
 
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters, same state-dict keys) whose products go through oneDNN
-    where :func:`uses_onednn` says so, in forward and for the input's gradient; elsewhere exactly
+    where :func:`uses_onednn` says so, in forward and for the input's gradient, and without
+    autograd from the weight's packed layout (:func:`packed_weight`); elsewhere exactly
     ``nn.Linear``. Input (..., in_features), output (..., out_features)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,4 +232,4 @@ class Linear(nn.Linear):
             return F.linear(x, self.weight, self.bias)
         if torch.is_grad_enabled():
             return _Linear.apply(x, self.weight, self.bias)
-        return linear(x, self.weight, self.bias)
+        return linear(x, self.weight, self.bias, pack=True)

@@ -20,28 +20,20 @@ from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import register_flop_formula
 
-from .gemm import ONEDNN_AVAILABLE, linear_into
+from .gemm import ONEDNN_AVAILABLE, linear_into, packed_weight
 
-__all__ = ['linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks', 'chunkable']
+__all__ = ['fusable', 'linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks',
+           'chunkable']
 
 #: CPU work runs over chunks whose largest temporary stays under this many bytes: MLP hidden
 #: activations here, attention logits in the recomputing backward (swin_mm.ops.recompute).
 CHUNK_BYTES = 8 * 2 ** 20
 
-if ONEDNN_AVAILABLE and torch.ops.mkldnn._linear_pointwise not in \
-        torch.utils.flop_counter.flop_registry:
-    @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
-    def _linear_pointwise_flops(x_shape, w_shape, *args, **kwargs) -> int:
-        """So that FlopCounterMode (tools/get_flops.py, the benchmark) counts the fused op."""
-        rows = 1
-        for size in x_shape[:-1]:
-            rows *= size
-        return 2 * rows * w_shape[0] * w_shape[1]
 
-
-def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+def fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether :func:`linear_gelu` fuses for ``x`` and ``weight``: fp32 CPU tensors without
+    autograd, outside autocast and compilation, in a build with oneDNN."""
     return (ONEDNN_AVAILABLE and x.device.type == 'cpu'
             and x.dtype == weight.dtype == torch.float32 and not torch.is_grad_enabled()
             and not torch.is_autocast_enabled('cpu') and not torch.compiler.is_compiling())
@@ -57,10 +49,10 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tens
     Returns:
         (..., M).
     """
-    if not _fusable(x, weight):
+    if not fusable(x, weight):
         return F.gelu(F.linear(x, weight, bias))
-    out = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.shape[-1]), weight, bias, 'gelu',
-                                              [], 'none')
+    out = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.shape[-1]), packed_weight(weight),
+                                              bias, 'gelu', [], 'none')
     return out.view(*x.shape[:-1], weight.shape[0])
 
 
@@ -106,7 +98,7 @@ def mlp_inference(x: torch.Tensor, fc1: torch.nn.Linear, fc2: torch.nn.Linear) -
     Returns:
         (..., fc2.out_features).
     """
-    if not _fusable(x, fc1.weight):
+    if not fusable(x, fc1.weight):
         return fc2(linear_gelu(x, fc1.weight, fc1.bias))
     return linear_over_chunks(x, lambda rows: linear_gelu(rows, fc1.weight, fc1.bias),
                               fc2.weight, fc2.bias)

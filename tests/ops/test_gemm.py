@@ -98,3 +98,63 @@ def test_backbone_gradients_close_to_float64(library):
     for (name, p), q in zip(model.named_parameters(), reference.parameters()):
         err = ((p.grad.double() - q.grad).norm() / q.grad.norm()).item()
         assert err < 1e-4, (name, err)
+
+
+def test_linear_add_equals_plain_ops(library):
+    torch.manual_seed(0)
+    x, w, b, other = torch.randn(37, 24), torch.randn(40, 24), torch.randn(40), torch.randn(37, 40)
+    for bias in (b, None):
+        for pack in (False, True):
+            torch.testing.assert_close(gemm.linear_add(x, w, bias, other, pack=pack),
+                                       other + F.linear(x, w, bias))
+            torch.testing.assert_close(gemm.linear(x, w, bias, pack=pack), F.linear(x, w, bias))
+
+
+@pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
+def test_packed_weight_follows_the_weight_and_dies_with_it():
+    torch.manual_seed(0)
+    x, w = torch.randn(5, 24), torch.randn(40, 24)
+    products = lambda: gemm._onednn_linear(x, gemm.packed_weight(w), None)  # noqa: E731
+    assert torch.equal(products(), gemm._onednn_linear(x, w, None))
+    assert gemm.packed_weight(w) is gemm.packed_weight(w)  # made once
+    w.mul_(2)  # in place, as an optimizer step or load_state_dict changes it
+    assert torch.equal(products(), gemm._onednn_linear(x, w, None))
+    w.data = torch.randn(40, 24)  # a new storage under the same tensor
+    assert torch.equal(products(), gemm._onednn_linear(x, w, None))
+    count = len(gemm._PACKED)
+    del w, products
+    assert len(gemm._PACKED) == count - 1
+
+
+@pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
+def test_linear_module_inference_from_packed_weight_survives_changes_and_copies(monkeypatch):
+    monkeypatch.setattr(gemm, 'ONEDNN', True)
+    torch.manual_seed(0)
+    layer, x = gemm.Linear(24, 40), torch.randn(3, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        layer.load_state_dict({'weight': torch.randn(40, 24), 'bias': torch.zeros(40)})
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+    twin = copy.deepcopy(layer)  # nothing of the packed layout lives on the module
+    assert set(twin.state_dict()) == {'weight', 'bias'}
+
+
+@pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
+def test_flop_counter_and_shapes_count_both_onednn_overloads(monkeypatch):
+    """FlopCounterMode and profiling.matmul_shapes see oneDNN's linear, also its fused addition
+    (whose second argument is not the weight), as 2 * rows * M * K."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from swin_mm.profiling import matmul_shapes
+    monkeypatch.setattr(gemm, 'ONEDNN', True)
+    x, w, other = torch.randn(37, 24), torch.randn(40, 24), torch.randn(37, 40)
+
+    class Both(torch.nn.Module):
+        def forward(self, x):
+            return gemm.linear_add(x, w, None, other) + gemm.linear(x, w, None, pack=True)
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        Both()(x)
+    assert counter.get_total_flops() == 2 * (2 * 37 * 40 * 24)
+    assert matmul_shapes(Both(), x) == {(37, 24, 40): 2}
