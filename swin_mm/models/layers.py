@@ -96,7 +96,7 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., C)."""
-        plain = not self._exact_gelu() or (self.training and self.drop.p > 0)
+        plain = not self.exact_gelu() or (self.training and self.drop.p > 0)
         if not plain and not torch.is_grad_enabled():  # inference: fc1 + GELU in one pass on CPU
             return mlp_inference(x, self.fc1, self.fc2)
         if not plain and chunkable(x, self.fc1.weight):  # training on CPU: chunks of tokens
@@ -106,7 +106,8 @@ class Mlp(nn.Module):
             return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)
         return self.drop(self.fc2(self.drop(self.act(hidden))))
 
-    def _exact_gelu(self) -> bool:
+    def exact_gelu(self) -> bool:
+        """Whether the activation is the paper's exact (erf) GELU, which the fused paths run."""
         return isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
 
 

@@ -18,6 +18,7 @@ from torch.utils.checkpoint import checkpoint
 from ..ops.window import (Size2, reverse_and_unshift, shift_and_partition, to_2tuple,
                           window_attention_mask)
 from .attention import WindowAttention
+from .block_inference import block_inference, block_inference_applies
 from .layers import DropPath, Mlp, PatchEmbed, PatchMerging
 
 __all__ = ['ARCH_SETTINGS', 'SwinBlock', 'SwinStage', 'SwinBackbone']
@@ -62,7 +63,10 @@ class SwinBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, C) -> (B, H, W, C)."""
+        """(B, H, W, C) -> (B, H, W, C). Inference on CPU runs range of windows by range
+        (:mod:`swin_mm.models.block_inference`), with the same numbers."""
+        if block_inference_applies(self, x):
+            return block_inference(self, x)
         H, W = x.shape[1], x.shape[2]
         shortcut = x
         # pad, shift (roll), partition; attend; reverse, shift back, crop

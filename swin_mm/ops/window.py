@@ -9,15 +9,15 @@ Nothing here holds parameters.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     'to_2tuple', 'pad_to_multiple', 'round_up', 'window_partition', 'window_reverse',
-    'shift_and_partition', 'reverse_and_unshift', 'relative_position_index',
-    'window_attention_mask',
+    'shift_and_partition', 'reverse_and_unshift', 'WindowChunk', 'window_chunks',
+    'relative_position_index', 'window_attention_mask',
 ]
 
 Size2 = Tuple[int, int]
@@ -203,6 +203,58 @@ def _gather_index(batch: int, image_size: Size2, window_size: Size2, shift_size:
     scatter = torch.empty(batch * H * W, dtype=torch.long, device=device)
     scatter[source[~is_pad]] = torch.arange(source.numel(), device=device)[~is_pad]
     return source.clamp(min=0), scatter, is_pad.nonzero().flatten()
+
+
+class WindowChunk(NamedTuple):
+    """A range of consecutive windows of one image, as :func:`window_chunks` gives them.
+
+    Attributes:
+        windows: the windows' range within their image (the rows of a per-window mask).
+        source: (rows,) map row (b * H + h) * W + w of each of their tokens, 0 for padding
+            (rows = windows * N, window-major).
+        pad: the rows (0-based in the chunk) that are padding, or None.
+        keep: the rows that are not padding, or None when all are kept.
+        dest: (kept rows,) map row of each kept token.
+    """
+    windows: slice
+    source: torch.Tensor
+    pad: Optional[torch.Tensor]
+    keep: Optional[torch.Tensor]
+    dest: torch.Tensor
+
+
+@lru_cache(maxsize=64)
+def window_chunks(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
+                  windows_per_chunk: int, device) -> Tuple[WindowChunk, ...]:
+    """The windows of :func:`shift_and_partition` (pad, roll, partition) in ranges of at most
+    ``windows_per_chunk`` windows that never span two images, each with its tokens' rows in the
+    map: what running a block chunk by chunk gathers and where it writes back.
+
+    Args:
+        batch, image_size (H, W): the (B, H, W, C) map, stacked row-wise as (B * H * W, C).
+        window_size, shift_size: as in :func:`shift_and_partition`.
+    Returns:
+        Every window of every image once, in partition order. Cached per arguments: do not
+        modify.
+    """
+    gather, _, pad_rows = _gather_index(batch, image_size, window_size, shift_size, device)
+    tokens = window_size[0] * window_size[1]
+    per_image = gather.numel() // (batch * tokens)
+    is_pad = torch.zeros(gather.numel(), dtype=torch.bool, device=device)
+    is_pad[pad_rows] = True
+    chunks = []
+    for b in range(batch):
+        for first in range(0, per_image, windows_per_chunk):
+            last = min(first + windows_per_chunk, per_image)
+            rows = slice((b * per_image + first) * tokens, (b * per_image + last) * tokens)
+            source, pad = gather[rows], is_pad[rows]
+            if pad.any():
+                keep = (~pad).nonzero().flatten()
+                chunks.append(WindowChunk(slice(first, last), source, pad.nonzero().flatten(),
+                                          keep, source[keep]))
+            else:
+                chunks.append(WindowChunk(slice(first, last), source, None, None, source))
+    return tuple(chunks)
 
 
 def relative_position_index(window_size: Size2) -> torch.Tensor:

@@ -4,7 +4,7 @@ import torch
 
 from swin_mm.ops.window import (REGION_MASK_VALUE, pad_to_multiple, relative_position_index,
                                 reverse_and_unshift, shift_and_partition, window_attention_mask,
-                                window_partition, window_reverse)
+                                window_chunks, window_partition, window_reverse)
 
 
 def test_pad_to_multiple_pads_bottom_right_only_when_needed():
@@ -94,3 +94,31 @@ def test_shift_and_partition_is_pad_roll_partition_and_back(size, shift):
     assert torch.autograd.gradcheck(lambda t: shift_and_partition(t, window, shift)[0], (x,))
     w = windows.detach().requires_grad_()
     assert torch.autograd.gradcheck(lambda t: reverse_and_unshift(t, window, shift, size), (w,))
+
+
+@pytest.mark.parametrize('size, shift', [((14, 21), (3, 3)), ((10, 19), (3, 3)), ((10, 19), (0, 0)),
+                                         ((7, 7), (0, 0))])
+@pytest.mark.parametrize('per_chunk', [1, 4, 100])
+def test_window_chunks_cover_the_partition_and_the_map_once(size, shift, per_chunk):
+    """Chunk by chunk: the tokens shift_and_partition gives, never two images in one chunk,
+    padding marked, and every map row written back exactly once."""
+    window, batch = (7, 7), 2
+    x = torch.arange(batch * size[0] * size[1] * 3, dtype=torch.float64).view(batch, *size, 3)
+    windows, (Hp, Wp) = shift_and_partition(x, window, shift)
+    per_image = Hp * Wp // 49
+    chunks = window_chunks(batch, size, window, shift, per_chunk, x.device)
+    rows, dests, start = x.view(-1, 3), [], 0
+    for chunk in chunks:
+        count = chunk.windows.stop - chunk.windows.start
+        assert 0 < count <= per_chunk and chunk.windows.stop <= per_image
+        expected = windows[start:start + count].reshape(-1, 3)  # padding rows are zeros
+        got = rows[chunk.source]
+        if chunk.pad is not None:
+            got[chunk.pad] = 0
+            assert torch.equal(chunk.dest, chunk.source[chunk.keep])
+            assert chunk.pad.numel() + chunk.keep.numel() == count * 49
+        assert torch.equal(got, expected)
+        dests.append(chunk.dest)
+        start += count
+    assert start == batch * per_image
+    assert torch.equal(torch.cat(dests).sort().values, torch.arange(rows.shape[0]))
