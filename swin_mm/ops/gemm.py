@@ -111,7 +111,10 @@ def packed_weight(weight: torch.Tensor) -> torch.Tensor:
     products run faster (Swin-T's layer shapes on this project's AMD machine: 330-430 -> 470-510
     GFLOP/s, bit-identical). Made once per weight and again after it changes (its version
     counter and storage are part of the key), kept as long as the weight lives; the weight itself
-    is untouched. Needs :data:`ONEDNN_AVAILABLE`."""
+    is untouched. An inference tensor (made under ``torch.inference_mode``) keeps no version
+    counter, so it is returned as it is, unpacked. Needs :data:`ONEDNN_AVAILABLE`."""
+    if weight.is_inference():
+        return weight
     key = (weight._version, weight.data_ptr())
     entry = _PACKED.get(weight)
     if entry is None or entry[0] != key:

@@ -8,8 +8,8 @@ Nothing here holds parameters.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import NamedTuple, Optional, Tuple
+from functools import lru_cache, wraps
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,18 @@ Size2 = Tuple[int, int]
 REGION_MASK_VALUE = -1e4
 #: Logit added for padded keys when ``mask_padding`` is on: exp() of it is exactly 0 in fp32.
 PADDING_MASK_VALUE = -1e4
+
+
+def _cached(build: Callable) -> Callable:
+    """``lru_cache`` for index and mask tensors that are built once and then used in every mode:
+    built outside ``torch.inference_mode`` even when first asked for there (an inference tensor
+    can never be saved for backward, so a later training step at the same size would fail)."""
+    @lru_cache(maxsize=64)
+    @wraps(build)
+    def cached(*args):
+        with torch.inference_mode(False):
+            return build(*args)
+    return cached
 
 
 def to_2tuple(value: int | Tuple[int, int]) -> Size2:
@@ -183,7 +195,7 @@ def _gather_rows(x: torch.Tensor, index: torch.Tensor, zero_rows: Optional[torch
     return out
 
 
-@lru_cache(maxsize=64)
+@_cached
 def _gather_index(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2, device
                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Where each window token comes from, for ``batch`` images stacked row-wise, built with the
@@ -223,7 +235,7 @@ class WindowChunk(NamedTuple):
     dest: torch.Tensor
 
 
-@lru_cache(maxsize=64)
+@_cached
 def window_chunks(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
                   windows_per_chunk: int, device) -> Tuple[WindowChunk, ...]:
     """The windows of :func:`shift_and_partition` (pad, roll, partition) in ranges of at most
@@ -318,7 +330,7 @@ def window_attention_mask(
                         tuple(shift_size), padded, device)
 
 
-@lru_cache(maxsize=64)
+@_cached
 def _cached_mask(image_size: Size2, padded_size: Size2, window_size: Size2, shift_size: Size2,
                  mask_padding: bool, device: Optional[torch.device]) -> torch.Tensor:
     return _build_mask(image_size, padded_size, window_size, shift_size, mask_padding, device)

@@ -266,3 +266,20 @@ def test_autocast_training_step(dtype, backward_inside):
         assert p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
         err = (p.grad - ref[name]).norm() / ref[name].norm()
         assert err < 0.1, (name, err.item())
+
+
+def test_inference_mode_then_training_at_the_same_size():
+    """Index and mask tensors cached during a torch.inference_mode forward are normal tensors,
+    so a training step at the same size can save them for backward; a model built inside
+    inference_mode (weights without version counters) runs too."""
+    model = SwinBackbone('tiny', depths=(2, 2, 2, 2), drop_path_rate=0.0).eval()
+    x = torch.randn(1, 3, 61, 83)
+    with torch.inference_mode():
+        expected = model(x)
+        built_there = SwinBackbone('tiny', depths=(2, 2, 2, 2)).eval()
+        built_there.load_state_dict(model.state_dict())
+        for got, want in zip(built_there(x), expected):
+            assert torch.equal(got, want)
+    outs = model.train()(x)
+    sum(o.sum() for o in outs).backward()
+    assert model.patch_embed.proj.weight.grad is not None

@@ -137,6 +137,9 @@ def test_linear_module_inference_from_packed_weight_survives_changes_and_copies(
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
     twin = copy.deepcopy(layer)  # nothing of the packed layout lives on the module
     assert set(twin.state_dict()) == {'weight', 'bias'}
+    with torch.inference_mode():  # weights made there keep no version counter: used unpacked
+        made_there = gemm.Linear(24, 40)
+        torch.testing.assert_close(made_there(x), F.linear(x, made_there.weight, made_there.bias))
 
 
 @pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
