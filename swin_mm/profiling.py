@@ -92,8 +92,6 @@ def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, in
     (``mm``, ``addmm``, oneDNN's fused linear: M rows, K inputs, N outputs; batched products and
     attention kernels are not included), with how often each occurs."""
     from torch.utils._python_dispatch import TorchDispatchMode
-
-    from .ops.gemm import onednn_operands
     aten = torch.ops.aten
     fused = getattr(torch.ops.mkldnn, '_linear_pointwise', None)
     shapes: Counter = Counter()
@@ -105,7 +103,7 @@ def matmul_shapes(model: torch.nn.Module, x: torch.Tensor) -> Dict[Tuple[int, in
                 a, b = args[:2] if packet == aten.mm else args[1:3]  # addmm(bias, a, b)
                 shapes[(a.shape[0], a.shape[1], b.shape[1])] += 1
             elif fused is not None and packet == fused:
-                a, w = onednn_operands(args)
+                a, w = args[0], args[1]
                 shapes[(a.numel() // a.shape[-1], a.shape[-1], w.shape[0])] += 1
             return func(*args, **(kwargs or {}))
 

@@ -5,9 +5,9 @@ partition), qkv, attention, proj, the gather back, the residual addition, LayerN
 second addition, each writing a map-sized tensor that the next step reads back from memory (Swin-T
 at 800x1216, stage 1: 23 MB a map, 72 MB the qkv). Here each range of windows goes through the
 whole block while its tokens stay in the caches: they are gathered from the input, normalised
-(padding zeroed after the norm, as padding the normalised map does), attended, projected with the
-residual added as oneDNN writes the product, and, padding dropped, go through the MLP (fc1 + GELU
-fused, fc2 with the residual added) and are written to their places in the output map. Each token
+(padding zeroed after the norm, as padding the normalised map does), attended, projected and added to
+the residual, and, padding dropped, go through the MLP (fc1 + GELU fused) and its residual
+addition and are written to their places in the output map. Each token
 sees the plain forward's operations in the same order, so the outputs are the same to the bit
 (tests/models/test_block_inference.py).
 """
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..ops.fused_attention import split_heads
-from ..ops.gemm import linear, linear_add
+from ..ops.gemm import linear
 from ..ops.linear_gelu import CHUNK_BYTES, fusable, linear_gelu
 from ..ops.window import round_up, window_attention_mask, window_chunks
 
@@ -63,12 +63,12 @@ def block_inference(block, x: torch.Tensor) -> torch.Tensor:
         logits = bias[None] if mask is None else bias + mask[chunk.windows, None]
         heads = F.scaled_dot_product_attention(q, k, v, attn_mask=logits, scale=attn.scale)
         heads = heads.transpose(1, 2).reshape(-1, C)  # no copy: the kernel writes (w, N, h, d)
-        y = linear_add(heads, attn.proj.weight, attn.proj.bias, shortcut, pack=True)
+        y = linear(heads, attn.proj.weight, attn.proj.bias, pack=True).add_(shortcut)
         if chunk.keep is not None:
             y = y.index_select(0, chunk.keep)
         hidden = linear_gelu(_layer_norm(y, block.norm2), block.mlp.fc1.weight, block.mlp.fc1.bias)
-        out.index_copy_(0, chunk.dest,
-                        linear_add(hidden, block.mlp.fc2.weight, block.mlp.fc2.bias, y, pack=True))
+        mlp = linear(hidden, block.mlp.fc2.weight, block.mlp.fc2.bias, pack=True)
+        out.index_copy_(0, chunk.dest, mlp.add_(y))
     return out.view(B, H, W, C)
 
 

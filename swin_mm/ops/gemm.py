@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch.utils import flop_counter
 from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'onednn_operands',
-           'packed_weight', 'linear', 'linear_add', 'linear_into', 'add_weight_grad',
+__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'packed_weight', 'linear',
+           'linear_into', 'add_weight_grad',
            'LinearGrads', 'join_rows', 'Linear']
 
 
@@ -69,22 +69,11 @@ def _cpu_vendor() -> str:
 ONEDNN = choose_onednn()
 
 
-def onednn_operands(args: tuple) -> tuple:
-    """(input, weight) of a call to oneDNN's linear, from its arguments (tensors or their
-    shapes): ``(X, W, B, ...)``, or ``(X, other, W, B, attr)`` for its binary overload (X @ W^T
-    + B, then + other), told apart by its third argument: a bias (1-D or None) or a weight."""
-    third = getattr(args[2], 'shape', args[2]) if len(args) > 2 else None  # tensor or shape
-    if isinstance(third, tuple) and len(third) == 2:
-        return args[0], args[2]
-    return args[0], args[1]
-
-
 if ONEDNN_AVAILABLE and torch.ops.mkldnn._linear_pointwise not in flop_counter.flop_registry:
     @flop_counter.register_flop_formula(torch.ops.mkldnn._linear_pointwise)
-    def _linear_pointwise_flops(*args, **kwargs) -> int:
+    def _linear_pointwise_flops(x_shape, w_shape, *args, **kwargs) -> int:
         """So that FlopCounterMode (tools/get_flops.py, the benchmark) counts oneDNN's linear
-        as it counts ``addmm``: 2 * rows * M * K (the fused GELU or addition not counted)."""
-        x_shape, w_shape = onednn_operands(args)
+        as it counts ``addmm``: 2 * rows * M * K (a fused GELU not counted)."""
         rows = 1
         for size in x_shape[:-1]:
             rows *= size
@@ -135,15 +124,6 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     return out.view(*x.shape[:-1], weight.shape[0])
 
 
-def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-               other: torch.Tensor, pack: bool = False) -> torch.Tensor:
-    """``other + F.linear(x, weight, bias)`` without autograd, through oneDNN with the addition
-    done as it writes the product (one pass less over the output; the same numbers: fp32 sums
-    either way): x (rows, K), weight (M, K), other (rows, M); ``pack`` as in :func:`linear`."""
-    if not uses_onednn(x, weight):
-        return F.linear(x, weight, bias).add_(other)
-    return torch.ops.mkldnn._linear_pointwise.binary(
-        x, other, packed_weight(weight) if pack else weight, bias, 'add')
 
 
 def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,

@@ -100,14 +100,11 @@ def test_backbone_gradients_close_to_float64(library):
         assert err < 1e-4, (name, err)
 
 
-def test_linear_add_equals_plain_ops(library):
+def test_products_from_packed_weights_equal_the_plain_ops(library):
     torch.manual_seed(0)
-    x, w, b, other = torch.randn(37, 24), torch.randn(40, 24), torch.randn(40), torch.randn(37, 40)
+    x, w, b = torch.randn(2, 37, 24), torch.randn(40, 24), torch.randn(40)
     for bias in (b, None):
-        for pack in (False, True):
-            torch.testing.assert_close(gemm.linear_add(x, w, bias, other, pack=pack),
-                                       other + F.linear(x, w, bias))
-            torch.testing.assert_close(gemm.linear(x, w, bias, pack=pack), F.linear(x, w, bias))
+        torch.testing.assert_close(gemm.linear(x, w, bias, pack=True), F.linear(x, w, bias))
 
 
 @pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
@@ -143,18 +140,18 @@ def test_linear_module_inference_from_packed_weight_survives_changes_and_copies(
 
 
 @pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
-def test_flop_counter_and_shapes_count_both_onednn_overloads(monkeypatch):
-    """FlopCounterMode and profiling.matmul_shapes see oneDNN's linear, also its fused addition
-    (whose second argument is not the weight), as 2 * rows * M * K."""
+def test_flop_counter_and_shapes_see_onednn_products(monkeypatch):
+    """FlopCounterMode and profiling.matmul_shapes count oneDNN's linear, from a plain or a
+    packed weight, as 2 * rows * M * K."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from swin_mm.profiling import matmul_shapes
     monkeypatch.setattr(gemm, 'ONEDNN', True)
-    x, w, other = torch.randn(37, 24), torch.randn(40, 24), torch.randn(37, 40)
+    x, w = torch.randn(37, 24), torch.randn(40, 24)
 
     class Both(torch.nn.Module):
         def forward(self, x):
-            return gemm.linear_add(x, w, None, other) + gemm.linear(x, w, None, pack=True)
+            return gemm.linear(x, w, None) + gemm.linear(x, w, None, pack=True)
 
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
