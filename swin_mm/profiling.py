@@ -116,9 +116,9 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
                          ) -> Tuple[float, int]:
     """Seconds and FLOPs of a forward pass's linear layers alone: each (M, K) @ (K, N) product
     of :func:`matmul_shapes` timed bare (no bias), times its count, through the library the model
-    uses: MKL's into an output allocated once (no page faults), oneDNN's from the packed weight into
-    the fresh output it allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take if only its matmuls ran,
-    at the speed this machine reaches for their shapes."""
+    uses: MKL's into an output allocated once (no page faults), oneDNN's from the packed weight
+    into the fresh output it allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take
+    if only its matmuls ran, at the speed this machine reaches for their shapes."""
     from .ops.gemm import linear, linear_into, uses_onednn
     device = next(model.parameters()).device
     seconds, flops = 0.0, 0

@@ -34,8 +34,18 @@ def _plain(module, x, monkeypatch):
 @pytest.mark.parametrize('chunk_bytes', [1, 40_000, 2 ** 30])  # one window, ragged, all at once
 def test_block_equals_plain_forward(library, monkeypatch, size, shift, mask_padding,
                                     chunk_bytes):
+    _check_block(monkeypatch, 7, size, shift, mask_padding, chunk_bytes)
+
+
+@pytest.mark.parametrize('window', [12, (5, 3)])  # the 384-pixel models' window; a rectangle
+def test_other_windows_equal_plain_forward(library, monkeypatch, window):
+    for shift in (False, True):
+        _check_block(monkeypatch, window, (17, 26), shift, False, 40_000)
+
+
+def _check_block(monkeypatch, window, size, shift, mask_padding, chunk_bytes):
     torch.manual_seed(0)
-    block = SwinBlock(32, 4, window_size=7, shift=shift, mask_padding=mask_padding).eval()
+    block = SwinBlock(32, 4, window_size=window, shift=shift, mask_padding=mask_padding).eval()
     with torch.no_grad():
         for p in block.parameters():  # norms and biases away from their 1 / 0 start
             p.add_(torch.randn_like(p) * 0.1)
