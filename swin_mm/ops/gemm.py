@@ -24,8 +24,7 @@ from torch.utils import flop_counter
 from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'packed_weight', 'linear',
-           'linear_into', 'add_weight_grad',
-           'LinearGrads', 'join_rows', 'Linear']
+           'linear_into', 'add_weight_grad', 'LinearGrads', 'join_rows', 'Linear']
 
 
 #: Whether this torch build has oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``).
@@ -122,8 +121,6 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
     out = _onednn_linear(x.reshape(-1, x.shape[-1]), packed_weight(weight) if pack else weight,
                          bias)
     return out.view(*x.shape[:-1], weight.shape[0])
-
-
 
 
 def linear_into(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
