@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..ops.fused_attention import split_heads
-from ..ops.gemm import linear
-from ..ops.linear_gelu import CHUNK_BYTES, fusable, linear_gelu
+from ..ops.linear_gelu import CHUNK_BYTES, fusable
 from ..ops.window import round_up, window_attention_mask, window_chunks
 
 __all__ = ['block_inference_applies', 'block_inference']
@@ -54,23 +53,17 @@ def block_inference(block, x: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(rows)
     for chunk in chunks:
         shortcut = rows.index_select(0, chunk.source)  # windows * N, C
-        normed = _layer_norm(shortcut, block.norm1)
+        normed = block.norm1(shortcut)
         if chunk.pad is not None:
             normed.index_fill_(0, chunk.pad, 0)
-        qkv = linear(normed, attn.qkv.weight, attn.qkv.bias, pack=True)
+        qkv = attn.qkv(normed)
         num_windows = chunk.windows.stop - chunk.windows.start
         q, k, v = split_heads(qkv.view(num_windows, tokens, 3 * C), 1, attn.num_heads)[:, :, 0]
         logits = bias[None] if mask is None else bias + mask[chunk.windows, None]
         heads = F.scaled_dot_product_attention(q, k, v, attn_mask=logits, scale=attn.scale)
         heads = heads.transpose(1, 2).reshape(-1, C)  # no copy: the kernel writes (w, N, h, d)
-        y = linear(heads, attn.proj.weight, attn.proj.bias, pack=True).add_(shortcut)
+        y = attn.proj(heads).add_(shortcut)
         if chunk.keep is not None:
             y = y.index_select(0, chunk.keep)
-        hidden = linear_gelu(_layer_norm(y, block.norm2), block.mlp.fc1.weight, block.mlp.fc1.bias)
-        mlp = linear(hidden, block.mlp.fc2.weight, block.mlp.fc2.bias, pack=True)
-        out.index_copy_(0, chunk.dest, mlp.add_(y))
+        out.index_copy_(0, chunk.dest, block.mlp(block.norm2(y)).add_(y))
     return out.view(B, H, W, C)
-
-
-def _layer_norm(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)

@@ -83,7 +83,7 @@ class Mlp(nn.Module):
     in backward instead of being kept, on CPU (fp32) over chunks of tokens in forward and backward
     (:func:`swin_mm.ops.recompute.chunked_mlp`), elsewhere after fc1
     (:func:`swin_mm.ops.recompute.gelu_linear`); in inference fc1 and GELU run as one fused kernel
-    on CPU, over chunks of tokens (:func:`swin_mm.ops.linear_gelu.mlp_inference`).
+    on CPU (:func:`swin_mm.ops.linear_gelu.mlp_inference`).
     """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,

@@ -6,25 +6,22 @@ itself; oneDNN applies GELU as the matmul writes its output. Measured at Swin-T 
 stage-1 MLP 84 -> 53 ms, stage 2 50 -> 40 ms; no gain at stages 3-4 (small maps). Used for
 inference only (the op has no autograd formula); elsewhere the plain ops.
 
-:func:`mlp_inference` runs a whole MLP (fc1 + GELU, fc2) that way over chunks of tokens
-(:func:`linear_over_chunks`; the training MLP chunks its own way, with :func:`row_chunks`,
-:func:`swin_mm.ops.recompute.chunked_mlp`): glibc maps
-every block over 32 MB afresh and unmaps it when freed, so a stage-1 hidden activation (93 MB at
-Swin-T 800x1216) is page-faulted in again at every call, and fc2 reads a chunk back from the
-caches faster. Alone, the stage-1 MLP 63 -> 42 ms and stage 2 48 -> 35 ms (bit-identical); in the
-whole Swin-T 800x1216 forward less is left: 1.00-1.09x, median 1.02x, over 8 alternating runs.
+:func:`mlp_inference` runs a whole MLP that way. Large temporaries cost page faults on CPU (glibc
+maps every block over 32 MB afresh: a stage-1 hidden activation is 93 MB at Swin-T 800x1216), so
+work is done over chunks under :data:`CHUNK_BYTES` (:func:`row_chunks`): a Swin block's inference
+over ranges of windows (:mod:`swin_mm.models.block_inference`), the training MLP over rows
+(:func:`swin_mm.ops.recompute.chunked_mlp`).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .gemm import ONEDNN_AVAILABLE, linear_into, packed_weight
+from .gemm import ONEDNN_AVAILABLE, packed_weight
 
-__all__ = ['fusable', 'linear_gelu', 'mlp_inference', 'linear_over_chunks', 'row_chunks',
-           'chunkable']
+__all__ = ['fusable', 'linear_gelu', 'mlp_inference', 'row_chunks', 'chunkable']
 
 #: CPU work runs over chunks whose largest temporary stays under this many bytes: MLP hidden
 #: activations here, attention logits in the recomputing backward (swin_mm.ops.recompute).
@@ -56,24 +53,6 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tens
     return out.view(*x.shape[:-1], weight.shape[0])
 
 
-def linear_over_chunks(x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor],
-                       weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
-    """``F.linear(fn(x), weight, bias)`` over chunks of rows of ``x`` whose ``fn`` output stays
-    under :data:`CHUNK_BYTES`, each chunk's product written into one output (no autograd).
-
-    Args:
-        x: (..., C); ``fn`` maps (rows, C) to (rows, K) row by row.
-        weight: (M, K); bias: (M,) or None.
-    Returns:
-        (..., M).
-    """
-    flat = x.reshape(-1, x.shape[-1])
-    out = flat.new_empty(flat.shape[0], weight.shape[0])
-    for rows in row_chunks(flat.shape[0], weight.shape[1], x.element_size()):
-        linear_into(out[rows], fn(flat[rows]), weight, bias)
-    return out.view(*x.shape[:-1], weight.shape[0])
-
-
 def row_chunks(num_rows: int, width: int, element_size: int) -> list[slice]:
     """Consecutive slices of ``num_rows`` rows such that ``width`` values per row of
     ``element_size`` bytes stay under :data:`CHUNK_BYTES` per slice (at least one row each)."""
@@ -82,23 +61,21 @@ def row_chunks(num_rows: int, width: int, element_size: int) -> list[slice]:
 
 
 def chunkable(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether :func:`linear_over_chunks` pays (and applies) for ``x``: a CPU tensor (whose large
-    fresh tensors cost page faults; CUDA's caching allocator has none) in the weight's dtype,
-    outside autocast and compilation."""
+    """Whether working over chunks of rows pays (and applies) for ``x``: a CPU tensor (whose
+    large fresh tensors cost page faults; CUDA's caching allocator has none) in the weight's
+    dtype, outside autocast and compilation."""
     return (x.device.type == 'cpu' and x.dtype == weight.dtype
             and not torch.is_autocast_enabled('cpu') and not torch.compiler.is_compiling())
 
 
 def mlp_inference(x: torch.Tensor, fc1: torch.nn.Linear, fc2: torch.nn.Linear) -> torch.Tensor:
-    """``fc2(GELU(fc1(x)))`` (exact GELU) without autograd: on CPU in fp32, fused fc1 + GELU over
-    chunks of tokens (:func:`linear_over_chunks`); the plain ops elsewhere.
+    """``fc2(GELU(fc1(x)))`` (exact GELU) without autograd, fc1 + GELU fused where
+    :func:`fusable`. A Swin block runs it on ranges of windows whose hidden rows stay in the
+    caches (:mod:`swin_mm.models.block_inference`).
 
     Args:
         x: (..., C).
     Returns:
         (..., fc2.out_features).
     """
-    if not fusable(x, fc1.weight):
-        return fc2(linear_gelu(x, fc1.weight, fc1.bias))
-    return linear_over_chunks(x, lambda rows: linear_gelu(rows, fc1.weight, fc1.bias),
-                              fc2.weight, fc2.bias)
+    return fc2(linear_gelu(x, fc1.weight, fc1.bias))
