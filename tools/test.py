@@ -99,3 +99,5 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    from swin_mm.engine import close_distributed
+    close_distributed()  # with the Runner gone: torchrun processes exit cleanly

@@ -1,7 +1,8 @@
 """Glue between swin_mm and MMEngine's Runner (needs mmengine; imported by the tools only)."""
 from .dataset_checks import DatasetError
 from .runtime import (DatasetNotFoundError, build_runner, check_data_paths, check_model_channels,
-                      latest_good_checkpoint, load_config, prepare_runtime)
+                      close_distributed, latest_good_checkpoint, load_config, prepare_runtime)
 
 __all__ = ['DatasetError', 'DatasetNotFoundError', 'build_runner', 'check_data_paths',
-           'check_model_channels', 'latest_good_checkpoint', 'load_config', 'prepare_runtime']
+           'check_model_channels', 'close_distributed', 'latest_good_checkpoint', 'load_config',
+           'prepare_runtime']

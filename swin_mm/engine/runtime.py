@@ -7,6 +7,7 @@
   layout, and a malformed one names the file and the item (:mod:`.dataset_checks`), before any
   worker starts.
 - :func:`build_runner`: ``Runner.from_cfg`` or the config's ``runner_type``.
+- :func:`close_distributed`: leaves the process group before the interpreter exits.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import os
 from typing import Iterator, List, Optional, Tuple
 
 __all__ = ['prepare_runtime', 'load_config', 'check_data_paths', 'check_model_channels',
-           'build_runner', 'DatasetNotFoundError', 'latest_good_checkpoint']
+           'build_runner', 'close_distributed', 'DatasetNotFoundError', 'latest_good_checkpoint']
 
 _LAYOUTS = {
     'CocoDataset': 'ROOT/annotations/instances_{train,val}2017.json and ROOT/{train,val}2017/*.jpg',
@@ -230,3 +231,22 @@ def build_runner(cfg):
         import uuid
         cfg.visualizer['name'] = f'{cfg.visualizer.get("name", "visualizer")}_{uuid.uuid4().hex[:8]}'
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def close_distributed() -> None:
+    """Leave this process's process group (``--launcher pytorch``), if it joined one; call it
+    once the Runner is no longer referenced.
+
+    A torchrun process that exits with its gloo group alive can abort at interpreter shutdown
+    ("terminate called without an active exception", SIGABRT), after a successful run: once in
+    CI on rank 1 of tests/tools/test_distributed.py; here 1 in 15 runs of that training, and 4
+    in 10 of a 2-process script whose DistributedDataParallel sits in a reference cycle as in
+    the Runner. ``destroy_process_group`` alone is not enough while the DistributedDataParallel's
+    reducer still holds the group (3 in 15 aborted); collecting first, then destroying: 0 in 20
+    (and 0 in 20 trainings). MMEngine's Runner does neither."""
+    import gc
+
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        gc.collect()  # the Runner's reference cycles: its DistributedDataParallel holds the group
+        dist.destroy_process_group()
