@@ -17,9 +17,8 @@ CONFIG = os.path.join(ROOT, 'configs', 'toy', 'mask_rcnn_swin_t_toy.py')
 def torchrun(tool, *args):
     """Run tools/<tool>.py in 2 processes; its whole log, after asserting a clean exit."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=ROOT)
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-           '--master_port=29533', os.path.join(ROOT, 'tools', f'{tool}.py'), CONFIG, *args,
-           '--launcher', 'pytorch']
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
+           os.path.join(ROOT, 'tools', f'{tool}.py'), CONFIG, *args, '--launcher', 'pytorch']
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     log = done.stdout + done.stderr
