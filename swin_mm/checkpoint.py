@@ -139,7 +139,8 @@ def detect_format(sd: Mapping[str, torch.Tensor]) -> str:
 
 def _unfold_to_official(t: torch.Tensor) -> torch.Tensor:
     """Reorder the 4C axis of patch merging from nn.Unfold order (c, row, col) to the official
-    (col, row, c) concatenation order. Works on the reduction weight (out, 4C) and the norm (4C,)."""
+    (col, row, c) concatenation order. Works on the reduction weight (out, 4C) and the norm
+    (4C,)."""
     lead = t.shape[:-1]
     c = t.shape[-1] // 4
     t = t.reshape(*lead, c, 4).transpose(-1, -2)  # ..., (row, col), c
@@ -183,7 +184,8 @@ def _downsample_at_stage_start(fmt: str, sd: Mapping[str, torch.Tensor]) -> bool
     if fmt == 'timm':
         return True
     if fmt == 'openmmlab':
-        stages = {int(k.split('.')[1]) for k in sd if k.startswith('stages.') and '.downsample.' in k}
+        stages = {int(k.split('.')[1]) for k in sd
+                  if k.startswith('stages.') and '.downsample.' in k}
         return bool(stages) and min(stages) >= 1
     return False
 

@@ -14,7 +14,8 @@ __all__ = ['register_all']
 
 
 def register_all() -> bool:
-    """Register ``SwinBackbone`` and the hooks in MMEngine's root registries; False without MMEngine."""
+    """Register ``SwinBackbone`` and the hooks in MMEngine's root registries; False without
+    MMEngine."""
     try:
         from mmengine.registry import MODELS
     except ImportError:

@@ -180,7 +180,8 @@ def test_wrong_architecture_names_key_and_shapes(tmp_path):
 def test_fewer_blocks_is_an_error_unless_not_strict(tmp_path):
     atomic_save(official_classification(_model(0)), tmp_path / 'short.pth')
     deeper = _model(1, depths=(2, 2, 4, 2))
-    with pytest.raises(CheckpointError, match=r'lacks 26 backbone parameters.*layers\.2\.blocks\.2'):
+    with pytest.raises(CheckpointError,
+                       match=r'lacks 26 backbone parameters.*layers\.2\.blocks\.2'):
         load_pretrained(deeper, str(tmp_path / 'short.pth'))
     report = load_pretrained(deeper, str(tmp_path / 'short.pth'), strict=False)
     assert any(k.startswith('layers.2.blocks.3.') for k in report.missing)

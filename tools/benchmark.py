@@ -299,7 +299,8 @@ def plot(result, path):
     fig, ax = plt.subplots(figsize=(6, 4))
     for s in result.get('scaling', []):
         mp = [p / 1e6 for p in s['pixels']]
-        ax.plot(mp, s['swin_mm_s'], 'o-', label=f'swin_mm {s["arch"]} (k={s["swin_mm_exponent"]:.2f})')
+        label = f'swin_mm {s["arch"]} (k={s["swin_mm_exponent"]:.2f})'
+        ax.plot(mp, s['swin_mm_s'], 'o-', label=label)
         ax.plot(mp, s['mmdet_s'], 's--', label=f'mmdet {s["arch"]} (k={s["mmdet_exponent"]:.2f})')
     ax.set(xlabel='megapixels', ylabel='forward time (s)', xscale='log', yscale='log',
            title=f'Swin forward, {result["device"]}')

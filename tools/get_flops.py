@@ -1,6 +1,7 @@
 """Parameters and FLOPs of a config's backbone and of its whole model at one input size.
 
-    python tools/get_flops.py configs/mask_rcnn_swin_t_coco.py [--shape 800 1280] [--cfg-options ...]
+    python tools/get_flops.py configs/mask_rcnn_swin_t_coco.py [--shape 800 1280] \
+        [--cfg-options ...]
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one test-mode forward of a
 random image: matrix multiplies, convolutions and attention, 2 FLOPs per multiply-add (the Swin

@@ -1,6 +1,7 @@
 """Write a built-in toy dataset: COCO-format shapes for detection, ADE20K-format for segmentation.
 
-    python tools/make_toy_data.py coco data/toy_coco [--train 400] [--val 50] [--size 160] [--seed 0]
+    python tools/make_toy_data.py coco data/toy_coco [--train 400] [--val 50] [--size 160] \
+        [--seed 0]
 """
 import argparse
 import os.path as osp

@@ -13,7 +13,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description='Train a model (MMDetection/MMSegmentation config)')
+    parser = argparse.ArgumentParser(
+        description='Train a model (MMDetection/MMSegmentation config)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
@@ -23,7 +24,8 @@ def parse_args(argv=None):
                         help='resume from this checkpoint, or without a path from the latest '
                              'good checkpoint in the work dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (e.g. model.backbone.with_cp=True)')
+                        help='override config settings, key=value '
+                             '(e.g. model.backbone.with_cp=True)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 # UperNet Swin-T on the built-in toy ADE20K-format dataset, sized for 2 CPU cores: the real config
 # with only the data (6 classes), the image scale (128 px crops of 160 px images) and the schedule
-# changed. Data: python tools/make_toy_data.py ade data/toy_ade (each class in its own colour family;
-# see swin_mm/data/shapes.py)
+# changed. Data: python tools/make_toy_data.py ade data/toy_ade (each class in its own colour
+# family; see swin_mm/data/shapes.py)
 _base_ = '../upernet_swin_t_ade20k.py'
 data_root = 'data/toy_ade'
 crop_size = (128, 128)

@@ -2,7 +2,8 @@
 
     ROOT/images/{training,validation}/000000.jpg
     ROOT/annotations/{training,validation}/000000.png   uint8 labels:
-        0 = "other" (ignored with reduce_zero_label, as in ADE20K): a one-pixel band on every outline
+        0 = "other" (ignored with reduce_zero_label, as in ADE20K): a one-pixel band on every
+            outline
         1 = background, 2.. = the shapes in SHAPE_CLASSES order
 Each class in its own colour family by default (``draw_scene``'s ``colours_by_class``).
 """

@@ -41,7 +41,8 @@ def _write_split(root: str, split: str, count: int, size: Tuple[int, int], seed:
         images.append(dict(id=i + 1, file_name=name, height=size[0], width=size[1]))
         for cls, mask in objects:
             annotations.append(_annotation(mask, cls, i + 1, len(annotations) + 1))
-    categories = [dict(id=i + 1, name=n, supercategory='shape') for i, n in enumerate(SHAPE_CLASSES)]
+    categories = [dict(id=i + 1, name=n, supercategory='shape')
+                  for i, n in enumerate(SHAPE_CLASSES)]
     path = osp.join(root, 'annotations', f'instances_{split}2017.json')
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path, 'w') as f:

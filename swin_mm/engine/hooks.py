@@ -91,8 +91,8 @@ def plot_curves(losses: List[List[float]], evals: List[Dict[str, float]], path: 
         its, values = zip(*losses)
         ax_loss.plot(its, values, lw=0.8, alpha=0.5, label='loss')
         window = max(1, len(values) // 20)
-        smooth = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
-                  for i in range(len(values))]
+        recent = [values[max(0, i - window + 1):i + 1] for i in range(len(values))]
+        smooth = [sum(r) / len(r) for r in recent]
         ax_loss.plot(its, smooth, lw=1.5, label=f'loss (mean of {window})')
     ax_loss.set(xlabel='iteration', ylabel='training loss', title='Training loss')
     ax_loss.legend()

@@ -229,7 +229,8 @@ def build_runner(cfg):
         # the visualizer is a named global: a second Runner in one process (tests, notebooks)
         # would otherwise draw into the first one's folders
         import uuid
-        cfg.visualizer['name'] = f'{cfg.visualizer.get("name", "visualizer")}_{uuid.uuid4().hex[:8]}'
+        name = cfg.visualizer.get('name', 'visualizer')
+        cfg.visualizer['name'] = f'{name}_{uuid.uuid4().hex[:8]}'
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 

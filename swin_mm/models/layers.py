@@ -71,7 +71,8 @@ class PatchMerging(nn.Module):
         """(B, H, W, C) -> (B, ceil(H / 2), ceil(W / 2), 2C)."""
         x, (Hp, Wp) = pad_to_multiple(x, (2, 2))
         B, C = x.shape[0], x.shape[3]
-        x = x.view(B, Hp // 2, 2, Wp // 2, 2, C).permute(0, 1, 3, 4, 2, 5)  # B, H/2, W/2, col, row, C
+        # (B, H/2, W/2, col, row, C)
+        x = x.view(B, Hp // 2, 2, Wp // 2, 2, C).permute(0, 1, 3, 4, 2, 5)
         x = x.reshape(B, Hp // 2, Wp // 2, 4 * C)
         return self.reduction(self.norm(x))
 

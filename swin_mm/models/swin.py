@@ -150,7 +150,8 @@ class SwinBackbone(nn.Module):
     """Swin Transformer backbone emitting NCHW feature maps at strides 4, 8, 16, 32.
 
     For an input (B, in_channels, H, W), output ``i`` (for ``i`` in ``out_indices``) is
-    (B, C * 2**i, ceil(H / 2**(i+2)), ceil(W / 2**(i+2))), each through its own LayerNorm ``norm{i}``.
+    (B, C * 2**i, ceil(H / 2**(i+2)), ceil(W / 2**(i+2))), each through its own LayerNorm
+    ``norm{i}``.
     Accepts the constructor arguments of MMDetection's ``SwinTransformer`` so its configs work
     after renaming the type.
 
@@ -250,7 +251,8 @@ class SwinBackbone(nn.Module):
     def channels_of(cfg: dict) -> Tuple[int, ...]:
         """Channels of every stage (not only the emitted ones) of the backbone that a config dict
         of SwinBackbone arguments would build, without building it (unknown arguments raise)."""
-        unknown = {k: v for k, v in cfg.items() if k not in _known_arguments() + ['type', '_scope_']}
+        known = _known_arguments() + ['type', '_scope_']
+        unknown = {k: v for k, v in cfg.items() if k not in known}
         if unknown:
             raise TypeError(_unknown_arguments_message(unknown))
         dims, depths, _ = _resolve_arch(cfg.get('arch'), cfg.get('embed_dims'), cfg.get('depths'),

@@ -132,4 +132,5 @@ def test_segmentation_recipe(path):
     resizes = cfg.tta_pipeline[1].transforms[0]
     assert [r.scale_factor for r in resizes] == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     if 'w12' in _name(path):
-        assert cfg.model.backbone.window_size == 12 and '22k' in cfg.model.backbone.init_cfg.checkpoint
+        backbone = cfg.model.backbone
+        assert backbone.window_size == 12 and '22k' in backbone.init_cfg.checkpoint

@@ -89,7 +89,8 @@ def test_ade_labels_are_other_background_and_shapes(tmp_path):
         names = sorted(os.listdir(os.path.join(root, 'annotations', split)))
         assert names == [f'{i:06d}.png' for i in range(count)]
         for name in names:
-            labels = cv2.imread(os.path.join(root, 'annotations', split, name), cv2.IMREAD_UNCHANGED)
+            labels = cv2.imread(os.path.join(root, 'annotations', split, name),
+                                cv2.IMREAD_UNCHANGED)
             image = cv2.imread(os.path.join(root, 'images', split, name[:-4] + '.jpg'))
             assert labels.shape == image.shape[:2] == (64, 64)
             values = set(np.unique(labels).tolist())

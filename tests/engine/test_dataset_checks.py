@@ -43,7 +43,8 @@ def test_annotation_file_that_is_not_json(coco):
 def test_missing_and_empty_image_files(coco):
     root, ann, data = coco
     os.remove(os.path.join(root, 'train2017', '000001.jpg'))
-    with pytest.raises(DatasetError, match=r'image id 2: image file .*000001\.jpg.* does not exist'):
+    with pytest.raises(DatasetError,
+                       match=r'image id 2: image file .*000001\.jpg.* does not exist'):
         check_coco_annotations(ann, os.path.join(root, 'train2017'))
     open(os.path.join(root, 'train2017', '000001.jpg'), 'wb').close()
     with pytest.raises(DatasetError, match=r'000001\.jpg.* is empty'):

@@ -120,8 +120,9 @@ def test_test_tool_names_a_corrupt_checkpoint(tmp_path, tiny_coco):
 
 
 @pytest.mark.parametrize('option, match', [
-    ('model.neck.in_channels=[96,192,384,512]', r'neck\.in_channels \[96, 192, 384, 512\] do not '
-                                                r'match the backbone, which emits \[96, 192, 384, 768\]'),
+    ('model.neck.in_channels=[96,192,384,512]',
+     r'neck\.in_channels \[96, 192, 384, 512\] do not '
+     r'match the backbone, which emits \[96, 192, 384, 768\]'),
     ('model.backbone.out_indices=[0,1,2,4]', r'out_indices \[0, 1, 2, 4\]: \[4\] out of range'),
     ('model.backbone.embed_dim=64', r"'embed_dim' \(did you mean 'embed_dims'\?\)"),
 ])

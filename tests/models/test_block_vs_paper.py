@@ -46,7 +46,8 @@ def test_mask_padding_changes_padded_sizes_only():
 
 @pytest.mark.parametrize('size', [(14, 14), (12, 11)])
 def test_shifted_regions_never_mix(size):
-    """Perturb one token: the shifted block's output moves only in that token's window and region."""
+    """Perturb one token: the shifted block's output moves only in that token's window and
+    region."""
     block = _block(7, True, bias_gain=5.0)  # every in-region weight well above rounding
     H, W = size
     Hp, Wp = -(-H // 7) * 7, -(-W // 7) * 7

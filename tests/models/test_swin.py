@@ -10,7 +10,8 @@ from tests.helpers.losses import projection_loss
 
 def _expected_shapes(model, size, batch=1):
     H, W = size
-    return [(batch, model.embed_dims * 2 ** i, math.ceil(H / 2 ** (i + 2)), math.ceil(W / 2 ** (i + 2)))
+    return [(batch, model.embed_dims * 2 ** i,
+             math.ceil(H / 2 ** (i + 2)), math.ceil(W / 2 ** (i + 2)))
             for i in range(4)]
 
 
@@ -41,7 +42,8 @@ def test_every_arch(arch):
 
 
 def test_paper_sizes():
-    params = {a: sum(p.numel() for p in SwinBackbone(a).parameters()) / 1e6 for a in ('tiny', 'base')}
+    params = {a: sum(p.numel() for p in SwinBackbone(a).parameters()) / 1e6
+              for a in ('tiny', 'base')}
     # the paper's 28M / 88M include the 1000-class head (0.77M / 1.03M) and the final norm
     assert 27.4 < params['tiny'] < 27.6
     assert 86.7 < params['base'] < 86.9
