@@ -80,7 +80,7 @@ def matmul_rates(n: int = 2048, repeats: int = 5, device: str = 'cpu',
         b_t = b.t().contiguous()
         products['onednn'] = lambda: torch.ops.mkldnn._linear_pointwise(a, b_t, None, 'none',
                                                                         [], '')
-        b_packed = gemm.packed_weight(b_t)
+        b_packed = gemm.onednn_layout(b_t)
         products['onednn_packed'] = lambda: torch.ops.mkldnn._linear_pointwise(
             a, b_packed, None, 'none', [], '')
     return {name: 2 * n ** 3 / median_time(fn, repeats, warmup=2)
@@ -119,7 +119,7 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
     uses: MKL's into an output allocated once (no page faults), oneDNN's from the packed weight
     into the fresh output it allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take
     if only its matmuls ran, at the speed this machine reaches for their shapes."""
-    from .ops.gemm import linear, linear_into, uses_onednn
+    from .ops.gemm import linear, linear_into, reuse_packed_weights, uses_onednn
     device = next(model.parameters()).device
     seconds, flops = 0.0, 0
     for (m, k, n), count in matmul_shapes(model, x).items():
@@ -128,7 +128,8 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
         out = torch.empty(m, n, device=device)
         product = ((lambda: linear(a, w, None, pack=True)) if uses_onednn(a, w)
                    else (lambda: linear_into(out, a, w, None)))
-        seconds += count * median_time(product, repeats, warmup=1)
+        with reuse_packed_weights():
+            seconds += count * median_time(product, repeats, warmup=1)
         flops += count * 2 * m * k * n
     return seconds, flops
 

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from ..ops.gemm import reuse_packed_weights
 from ..ops.window import (Size2, reverse_and_unshift, shift_and_partition, to_2tuple,
                           window_attention_mask)
 from .attention import WindowAttention
@@ -288,6 +289,10 @@ class SwinBackbone(nn.Module):
         the device every call): they propagate to that image's outputs, never to other images.
         """
         self._check_input(x)
+        with reuse_packed_weights():  # inference reads each weight's oneDNN layout
+            return self._features(x)
+
+    def _features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         x = self.patch_embed(x)  # B, Wh, Ww, C
         if self.absolute_pos_embed is not None:
             pos = F.interpolate(self.absolute_pos_embed, size=x.shape[1:3], mode='bicubic',

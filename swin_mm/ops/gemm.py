@@ -15,7 +15,9 @@ The two libraries round differently (relative differences ~1e-7 in fp32).
 from __future__ import annotations
 
 import os
-from typing import Optional
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -23,8 +25,9 @@ import torch.nn.functional as F
 from torch.utils import flop_counter
 from torch.utils.weak import WeakIdKeyDictionary
 
-__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'packed_weight', 'linear',
-           'linear_into', 'add_weight_grad', 'LinearGrads', 'join_rows', 'Linear']
+__all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'onednn_layout',
+           'reuse_packed_weights', 'packed_weight', 'linear', 'linear_into', 'add_weight_grad',
+           'LinearGrads', 'join_rows', 'Linear']
 
 
 #: Whether this torch build has oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``).
@@ -90,32 +93,60 @@ def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.T
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'none', [], '')  # any strides
 
 
-_PACKED = WeakIdKeyDictionary()
+def onednn_layout(weight: torch.Tensor) -> torch.Tensor:
+    """A new copy of a linear layer's (M, K) fp32 weight in oneDNN's own (blocked) layout, which
+    its linear reads without reordering. Needs :data:`ONEDNN_AVAILABLE`."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach())
+
+
+_PACKED = WeakIdKeyDictionary()  # weight -> (its bits when packed, its oneDNN layout)
+_SCOPE = threading.local()  # .checked: {id: weight} checked in the open reuse_packed_weights
+
+
+@contextmanager
+def reuse_packed_weights() -> Iterator[None]:
+    """A span in which weights do not change (one inference forward pass): inside it,
+    :func:`packed_weight` gives each weight's oneDNN layout, made once and kept while the weight
+    lives, after checking once per span that the weight still holds, bit for bit, the values it
+    was packed from. Nested spans are one span.
+
+    Given the plain weight, oneDNN reorders it at every call, and chunked inference calls each
+    layer many times: Swin-T 800x1216 forward 0.690 -> 0.606 s reading packed weights (this
+    project's AMD machine). The check costs a read of the weights and of their copy (7 ms,
+    Swin-T) and memory for the copy; version counters would be free but miss changes: fused
+    optimizers (``AdamW(fused=True)``) and ``param.data.copy_`` (MMEngine's EMAHook swaps
+    weights that way) leave them unchanged."""
+    if getattr(_SCOPE, 'checked', None) is not None:
+        yield
+        return
+    _SCOPE.checked = {}
+    try:
+        yield
+    finally:
+        _SCOPE.checked = None
 
 
 def packed_weight(weight: torch.Tensor) -> torch.Tensor:
-    """oneDNN's own (blocked) layout of a linear layer's (M, K) fp32 weight, for products that
-    need no gradient. Given the plain weight, oneDNN reorders it at every call; packed once, the
-    products run faster (Swin-T's layer shapes on this project's AMD machine: 330-430 -> 470-510
-    GFLOP/s, bit-identical). Made once per weight and again after it changes (its version
-    counter and storage are part of the key), kept as long as the weight lives; the weight itself
-    is untouched. An inference tensor (made under ``torch.inference_mode``) keeps no version
-    counter, so it is returned as it is, unpacked. Needs :data:`ONEDNN_AVAILABLE`."""
-    if weight.is_inference():
+    """``weight`` (M, K) in oneDNN's layout inside :func:`reuse_packed_weights`, ``weight``
+    itself outside it. For products that need no gradient; needs :data:`ONEDNN_AVAILABLE`."""
+    checked = getattr(_SCOPE, 'checked', None)
+    if checked is None:
         return weight
-    key = (weight._version, weight.data_ptr())
     entry = _PACKED.get(weight)
-    if entry is None or entry[0] != key:
-        entry = key, torch.ops.mkldnn._reorder_linear_weight(weight.detach())
-        _PACKED[weight] = entry
+    if id(weight) not in checked:
+        bits = weight.detach().view(torch.int32)
+        if entry is None or not torch.equal(entry[0], bits):
+            entry = bits.clone(), onednn_layout(weight)
+            _PACKED[weight] = entry
+        checked[id(weight)] = weight  # held, so its id means it until the span ends
     return entry[1]
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
            pack: bool = False) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` without autograd: x (..., K), weight (M, K), bias (M,) or
-    None; returns (..., M). ``pack``: ``weight`` is a parameter, read by oneDNN in its cached
-    packed layout (:func:`packed_weight`)."""
+    None; returns (..., M). ``pack``: ``weight`` is a parameter, read by oneDNN in its packed
+    layout inside :func:`reuse_packed_weights` (:func:`packed_weight`)."""
     if not uses_onednn(x, weight):
         return F.linear(x, weight, bias)
     out = _onednn_linear(x.reshape(-1, x.shape[-1]), packed_weight(weight) if pack else weight,
@@ -204,8 +235,8 @@ class _Linear(torch.autograd.Function):
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters, same state-dict keys) whose products go through oneDNN
     where :func:`uses_onednn` says so, in forward and for the input's gradient, and without
-    autograd from the weight's packed layout (:func:`packed_weight`); elsewhere exactly
-    ``nn.Linear``. Input (..., in_features), output (..., out_features)."""
+    autograd from the weight's packed layout inside :func:`reuse_packed_weights`; elsewhere
+    exactly ``nn.Linear``. Input (..., in_features), output (..., out_features)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not uses_onednn(x, self.weight):

@@ -38,7 +38,8 @@ def fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
                 ) -> torch.Tensor:
-    """``F.gelu(F.linear(x, weight, bias))`` (exact, erf GELU).
+    """``F.gelu(F.linear(x, weight, bias))`` (exact, erf GELU); ``weight`` read in its packed
+    layout inside :func:`swin_mm.ops.gemm.reuse_packed_weights`.
 
     Args:
         x: (..., K).

@@ -1,10 +1,12 @@
 """SwinBackbone: shapes, what it advertises, training behaviour, errors."""
+import copy
 import math
 
 import pytest
 import torch
 
 from swin_mm import ARCH_SETTINGS, SwinBackbone
+from swin_mm.ops import gemm
 from tests.helpers.losses import projection_loss
 
 
@@ -285,3 +287,30 @@ def test_inference_mode_then_training_at_the_same_size():
     outs = model.train()(x)
     sum(o.sum() for o in outs).backward()
     assert model.patch_embed.proj.weight.grad is not None
+
+
+@pytest.mark.parametrize('onednn', [False, pytest.param(True, marks=pytest.mark.skipif(
+    not gemm.ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear"))])
+def test_inference_after_unseen_weight_changes_uses_the_new_weights(onednn, monkeypatch):
+    """Evaluate, train with a fused optimizer (no version-counter bumps), swap weights in through
+    ``.data`` as MMEngine's EMAHook does, evaluate again: the same outputs as a fresh copy."""
+    monkeypatch.setattr(gemm, 'ONEDNN', onednn)
+    torch.manual_seed(0)
+    model = SwinBackbone('tiny', depths=(2, 2, 2, 2), drop_path_rate=0.0).eval()
+    x = torch.randn(1, 3, 61, 83)
+    with torch.no_grad():
+        model(x)  # packs the weights (oneDNN)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=True)
+    model.train()
+    for _ in range(2):
+        optimizer.zero_grad()
+        sum(o.square().mean() for o in model(torch.randn(1, 3, 61, 83))).backward()
+        optimizer.step()
+    model.eval()
+    for _ in range(2):  # the trained weights, then others swapped in through .data
+        fresh = copy.deepcopy(model)
+        with torch.no_grad():
+            for got, want in zip(model(x), fresh(x)):
+                assert torch.equal(got, want)
+            for p in model.parameters():
+                p.data.copy_(torch.randn_like(p) * 0.02)

@@ -3,6 +3,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from swin_mm.ops import gemm
@@ -104,23 +105,45 @@ def test_products_from_packed_weights_equal_the_plain_ops(library):
     torch.manual_seed(0)
     x, w, b = torch.randn(2, 37, 24), torch.randn(40, 24), torch.randn(40)
     for bias in (b, None):
+        with gemm.reuse_packed_weights():
+            torch.testing.assert_close(gemm.linear(x, w, bias, pack=True), F.linear(x, w, bias))
         torch.testing.assert_close(gemm.linear(x, w, bias, pack=True), F.linear(x, w, bias))
 
 
 @pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
-def test_packed_weight_follows_the_weight_and_dies_with_it():
+def test_packed_weight_is_reused_within_a_span_and_follows_every_change():
+    """Changes that leave the version counter alone are seen too: a fused optimizer's step and
+    writes through ``.data`` (MMEngine's EMAHook swaps weights that way)."""
     torch.manual_seed(0)
-    x, w = torch.randn(5, 24), torch.randn(40, 24)
-    products = lambda: gemm._onednn_linear(x, gemm.packed_weight(w), None)  # noqa: E731
-    assert torch.equal(products(), gemm._onednn_linear(x, w, None))
-    assert gemm.packed_weight(w) is gemm.packed_weight(w)  # made once
-    w.mul_(2)  # in place, as an optimizer step or load_state_dict changes it
-    assert torch.equal(products(), gemm._onednn_linear(x, w, None))
+    x, w = torch.randn(5, 24), nn.Parameter(torch.randn(40, 24))
+    assert gemm.packed_weight(w) is w  # outside a span: the plain weight
+
+    def check():
+        with gemm.reuse_packed_weights():
+            packed = gemm.packed_weight(w)
+            with gemm.reuse_packed_weights():  # nested: the same span
+                assert gemm.packed_weight(w) is packed
+            assert packed is not w
+            assert torch.equal(gemm._onednn_linear(x, packed, None),
+                               gemm._onednn_linear(x, w.detach(), None))
+        return packed
+
+    first = check()
+    assert check() is first  # unchanged: packed once
+    version = w._version
+    w.grad = torch.randn(40, 24)
+    torch.optim.AdamW([w], lr=0.1, fused=True).step()
+    w.data.copy_(w.data.flip(0))
+    assert w._version == version  # both went unseen by the version counter...
+    assert check() is not first  # ...and not by the packed layout
+    with torch.no_grad():
+        w.mul_(2)
+    check()
     w.data = torch.randn(40, 24)  # a new storage under the same tensor
-    assert torch.equal(products(), gemm._onednn_linear(x, w, None))
+    check()
     count = len(gemm._PACKED)
-    del w, products
-    assert len(gemm._PACKED) == count - 1
+    del w
+    assert len(gemm._PACKED) == count - 1  # the packed layout dies with its weight
 
 
 @pytest.mark.skipif(not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear")
@@ -129,13 +152,14 @@ def test_linear_module_inference_from_packed_weight_survives_changes_and_copies(
     torch.manual_seed(0)
     layer, x = gemm.Linear(24, 40), torch.randn(3, 24)
     with torch.no_grad():
-        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
-        layer.load_state_dict({'weight': torch.randn(40, 24), 'bias': torch.zeros(40)})
-        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        for _ in range(2):
+            with gemm.reuse_packed_weights():
+                torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+            layer.load_state_dict({'weight': torch.randn(40, 24), 'bias': torch.zeros(40)})
     twin = copy.deepcopy(layer)  # nothing of the packed layout lives on the module
     assert set(twin.state_dict()) == {'weight', 'bias'}
-    with torch.inference_mode():  # weights made there keep no version counter: used unpacked
-        made_there = gemm.Linear(24, 40)
+    with torch.inference_mode(), gemm.reuse_packed_weights():
+        made_there = gemm.Linear(24, 40)  # an inference tensor: no version counter, no matter
         torch.testing.assert_close(made_there(x), F.linear(x, made_there.weight, made_there.bias))
 
 
@@ -154,7 +178,7 @@ def test_flop_counter_and_shapes_see_onednn_products(monkeypatch):
             return gemm.linear(x, w, None) + gemm.linear(x, w, None, pack=True)
 
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
+    with torch.no_grad(), counter, gemm.reuse_packed_weights():
         Both()(x)
     assert counter.get_total_flops() == 2 * (2 * 37 * 40 * 24)
     assert matmul_shapes(Both(), x) == {(37, 24, 40): 2}
