@@ -133,6 +133,8 @@ def main(argv=None):
         args.scaling_sizes, args.memory_size = ['224x224', '320x320', '448x448'], '320x320'
     if args.threads:
         torch.set_num_threads(args.threads)
+    from swin_mm.engine.allocator import keep_freed_memory
+    kept = keep_freed_memory()  # as tools/train.py and tools/test.py run, for both models
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     if args.calls is None:
         args.calls = 10 if device.type == 'cuda' else 1
@@ -144,6 +146,7 @@ def main(argv=None):
     result = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else
                   platform.processor() or platform.machine(), batch=args.batch,
                   threads=torch.get_num_threads(), torch=torch.__version__, rows=[],
+                  keep_freed_memory=kept,
                   cpu_products='oneDNN' if gemm.ONEDNN else 'torch.mm',
                   matmul_gflops={k: max(v.values()) for k, v in by_library.items()},
                   matmul_gflops_by_library=by_library)
@@ -152,7 +155,8 @@ def main(argv=None):
                       + ', '.join(f'{lib} {r:.0f}' for lib, r in v.items()) + ')'
                       for k, v in by_library.items())
           + (f'; swin_mm\'s CPU products: {result["cpu_products"]}'
-             if device.type == 'cpu' else ''))
+             if device.type == 'cpu' else '')
+          + f'; freed memory kept (glibc): {"yes" if kept else "no"}')
     print(f'{"arch":5} {"size":>9} {"dtype":>5} {"mode":>8} {"swin_mm s":>9} {"mmdet s":>8} '
           f'{"speed-up":>8} {"GFLOP/s":>8} {"% matmul":>8}')
     for arch in args.archs:

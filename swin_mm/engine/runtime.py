@@ -2,7 +2,8 @@
 
 - :func:`prepare_runtime`: registers swin_mm, allow-lists MMEngine's own data classes for
   ``torch.load(weights_only=True)`` (and keeps code references out of the checkpoints it writes),
-  and makes MMEngine write checkpoints atomically.
+  makes MMEngine write checkpoints atomically, and keeps freed memory in the process
+  (:func:`swin_mm.engine.allocator.keep_freed_memory`).
 - :func:`check_data_paths`: a missing dataset is a clear error naming the path and the expected
   layout, and a malformed one names the file and the item (:mod:`.dataset_checks`), before any
   worker starts.
@@ -36,6 +37,9 @@ def prepare_runtime() -> None:
 
     import swin_mm  # noqa: F401  (registers SwinBackbone)
     from swin_mm.serialization import allow_mmengine_globals, atomic_save
+
+    from .allocator import keep_freed_memory
+    keep_freed_memory()
     allow_mmengine_globals()
 
     def save_checkpoint_atomically(checkpoint, filename, backend_args=None, **_):
