@@ -4,12 +4,16 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
+from contextlib import ExitStack
 from typing import Callable, Dict, Iterable, List, Sequence, Tuple
+from unittest import mock
 
 import torch
+import torch.nn.functional as F
 
 __all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rates',
-           'matmul_shapes', 'linear_floor_seconds', 'fit_exponent', 'cuda_kernel_times']
+           'matmul_shapes', 'linear_floor_seconds', 'forward_seconds_without', 'ABLATABLE',
+           'fit_exponent', 'cuda_kernel_times']
 
 
 def saved_activation_bytes(step: Callable[[], torch.Tensor],
@@ -132,6 +136,48 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
             seconds += count * median_time(product, repeats, warmup=1)
         flops += count * 2 * m * k * n
     return seconds, flops
+
+
+class _FreeAttention:
+    """Stands in for ``F.scaled_dot_product_attention``: q, k, v (..., h, N, d) -> zeros
+    (..., h, N, d), one tensor per shape made once, in the (..., N, h, d) storage the CPU flash
+    kernel writes (so that merging the heads stays a view, as with the kernel)."""
+
+    def __init__(self) -> None:
+        self.outputs: Dict[tuple, torch.Tensor] = {}
+
+    def __call__(self, q, k, v, *args, **kwargs) -> torch.Tensor:
+        key = (tuple(v.shape), v.dtype, v.device)
+        if key not in self.outputs:
+            self.outputs[key] = v.new_zeros(*v.shape[:-3], v.shape[-2], v.shape[-3],
+                                            v.shape[-1]).transpose(-3, -2)
+        return self.outputs[key]
+
+
+#: What :func:`forward_seconds_without` can take out of a forward pass: name -> (the
+#: ``torch.nn.functional`` function, a factory of its free stand-in).
+ABLATABLE = {
+    'attention': ('scaled_dot_product_attention', _FreeAttention),
+    'layernorm': ('layer_norm', lambda: (lambda x, *args, **kwargs: x)),
+}
+
+
+def forward_seconds_without(model: torch.nn.Module, x: torch.Tensor, ops: Sequence[str],
+                            repeats: int = 3) -> float:
+    """Median seconds of an inference forward pass (no grad) with ``ops`` (keys of
+    :data:`ABLATABLE`) costing nothing: window attention replaced by a fixed zero output of its
+    shape and layout, LayerNorm by its input. The same shapes flow on; the outputs are
+    meaningless. What the forward would take if those ops were infinitely fast: a bound on what
+    any kernel for them can give. Covers the ops that run through ``torch.nn.functional``, as
+    swin_mm's (and ``nn.LayerNorm``) look them up at each call."""
+    unknown = set(ops) - set(ABLATABLE)
+    if unknown:
+        raise ValueError(f'cannot take out {sorted(unknown)}; expected some of {sorted(ABLATABLE)}')
+    with ExitStack() as stack, torch.no_grad():
+        for op in ops:
+            name, stand_in = ABLATABLE[op]
+            stack.enter_context(mock.patch.object(F, name, stand_in()))
+        return median_time(lambda: model(x), repeats, warmup=1)
 
 
 def fit_exponent(pixels: Sequence[float], seconds: Sequence[float]) -> float:

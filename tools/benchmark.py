@@ -216,6 +216,7 @@ def speed_rows(ours, ref, arch, size, dtypes, args, result):
                   f'{t_ours:9.4f} {t_ref:8.4f} {t_ref / t_ours:7.2f}x {rate_text}', flush=True)
             if not train and dtype is None:
                 linear_floor(row, ours, x, rate)
+                without(row, ours, x, rate, flops, args.repeats)
     return rows
 
 
@@ -229,6 +230,20 @@ def linear_floor(row, ours, x, rate):
     print(f'{"":31}linear layers alone, bare matmuls at these shapes: {seconds:.4f} s '
           f'({100 * seconds / row["swin_mm_s"]:.0f}% of the forward), {flops / 1e9:.1f} GFLOP at '
           f'{100 * flops / seconds / rate:.0f}% of matmul', flush=True)
+
+
+def without(row, ours, x, rate, flops, repeats):
+    """Add to a forward row its time with attention, then also LayerNorm, costing nothing
+    (:func:`swin_mm.profiling.forward_seconds_without`), and print them with the FLOP rate that
+    would be: the most that faster kernels for those ops could reach."""
+    from swin_mm.profiling import forward_seconds_without
+    parts = []
+    for ops in (('attention',), ('attention', 'layernorm')):
+        seconds = forward_seconds_without(ours, x, ops, repeats)
+        row.setdefault('forward_without_s', {})['+'.join(ops)] = seconds
+        parts.append(f'{" and ".join(ops)}: {seconds:.4f} s ({100 * flops / seconds / rate:.0f}% '
+                     f'of matmul)')
+    print(f'{"":31}the forward without {", without ".join(parts)}', flush=True)
 
 
 def memory_row(ours, ref, arch, args, device, dtypes):

@@ -18,6 +18,8 @@ def test_small_run_writes_every_table(tmp_path):
                                                                  ('fwd+bwd', 'fp32')]
     assert all(r['rel_error'] <= 1e-5 and r['swin_mm_s'] > 0 for r in saved['rows'])
     assert saved['rows'][0]['linear_floor_s'] > 0 and 'linear_floor_s' not in saved['rows'][1]
+    without = saved['rows'][0]['forward_without_s']
+    assert sorted(without) == ['attention', 'attention+layernorm'] and min(without.values()) > 0
     # the machine's matmul rate is its faster library's (MKL's or, on CPU, oneDNN's)
     rates = saved['matmul_gflops_by_library']['fp32']
     assert 'mm' in rates and saved['matmul_gflops']['fp32'] == max(rates.values())
