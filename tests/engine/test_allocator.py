@@ -46,7 +46,8 @@ def _free_mib_after_freeing(setting: str, **env) -> list:
 
 @glibc
 def test_freed_blocks_stay_in_the_process():
-    assert _free_mib_after_freeing('allocator') == ['True', '90']
+    applied, free = _free_mib_after_freeing('allocator')
+    assert applied == 'True' and int(free) >= 90
     assert int(_free_mib_after_freeing('tools')[-1]) >= 90  # tools/train.py and test.py
     assert int(_free_mib_after_freeing('none')[0]) < 30  # glibc's default: returned to the kernel
 
