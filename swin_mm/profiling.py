@@ -74,9 +74,9 @@ def matmul_rates(n: int = 2048, repeats: int = 5, device: str = 'cpu',
     """Measured FLOP/s of an (n x n) @ (n x n) matmul on this machine, by library: ``'mm'``
     (``torch.mm``: MKL on CPU, cuBLAS on CUDA) and, for fp32 on a CPU build with oneDNN,
     ``'onednn'`` (its linear; on non-Intel CPUs MKL runs its AVX2 code: see
-    :mod:`swin_mm.ops.gemm`) and ``'onednn_packed'`` (the same with the second operand in
+    :mod:`swin_mm.fast.gemm`) and ``'onednn_packed'`` (the same with the second operand in
     oneDNN's layout, as inference gives its weights). The machine's rate is the largest."""
-    from .ops import gemm
+    from .fast import gemm
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     products = {'mm': lambda: a @ b}
@@ -121,9 +121,9 @@ def linear_floor_seconds(model: torch.nn.Module, x: torch.Tensor, repeats: int =
     """Seconds and FLOPs of a forward pass's linear layers alone: each (M, K) @ (K, N) product
     of :func:`matmul_shapes` timed bare (no bias), times its count, through the library the model
     uses: MKL's into an output allocated once (no page faults), oneDNN's from the packed weight
-    into the fresh output it allocates (:mod:`swin_mm.ops.gemm`). What a forward pass would take
+    into the fresh output it allocates (:mod:`swin_mm.fast.gemm`). What a forward pass would take
     if only its matmuls ran, at the speed this machine reaches for their shapes."""
-    from .ops.gemm import linear, linear_into, reuse_packed_weights, uses_onednn
+    from .fast.gemm import linear, linear_into, reuse_packed_weights, uses_onednn
     device = next(model.parameters()).device
     seconds, flops = 0.0, 0
     for (m, k, n), count in matmul_shapes(model, x).items():

@@ -1,5 +1,5 @@
 """Glue between swin_mm and MMEngine's Runner (needs mmengine; imported by the tools only)."""
-from .allocator import keep_freed_memory
+from ..fast.allocator import keep_freed_memory
 from .dataset_checks import DatasetError
 from .runtime import (DatasetNotFoundError, build_runner, check_data_paths, check_model_channels,
                       close_distributed, latest_good_checkpoint, load_config, prepare_runtime)

@@ -1,9 +1,9 @@
 """What tools/train.py and tools/test.py do around MMEngine's Runner, for any task.
 
 - :func:`prepare_runtime`: registers swin_mm, allow-lists MMEngine's own data classes for
-  ``torch.load(weights_only=True)`` (and keeps code references out of the checkpoints it writes),
-  makes MMEngine write checkpoints atomically, and keeps freed memory in the process
-  (:func:`swin_mm.engine.allocator.keep_freed_memory`).
+  ``torch.load(weights_only=True)``, applies :mod:`.mmengine_patches` (atomic checkpoints,
+  weights_only-safe log buffers, CPU distributed runs) and keeps freed memory in the process
+  (:func:`swin_mm.fast.allocator.keep_freed_memory`).
 - :func:`check_data_paths`: a missing dataset is a clear error naming the path and the expected
   layout, and a malformed one names the file and the item (:mod:`.dataset_checks`), before any
   worker starts.
@@ -33,56 +33,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 def prepare_runtime() -> None:
     """Once per process, before building a Runner."""
-    import mmengine.runner.runner as mm_runner
-
     import swin_mm  # noqa: F401  (registers SwinBackbone)
-    from swin_mm.serialization import allow_mmengine_globals, atomic_save
+    from swin_mm.serialization import allow_mmengine_globals
 
-    from .allocator import keep_freed_memory
+    from ..fast.allocator import keep_freed_memory
+    from .mmengine_patches import patch_mmengine
     keep_freed_memory()
     allow_mmengine_globals()
-
-    def save_checkpoint_atomically(checkpoint, filename, backend_args=None, **_):
-        atomic_save(checkpoint, filename)
-
-    mm_runner.save_checkpoint = save_checkpoint_atomically
-    _pickle_history_buffers_as_data()
-    _allow_cpu_distributed()
-
-
-def _allow_cpu_distributed() -> None:
-    """Without CUDA, ``--launcher pytorch`` (torchrun) runs on CPU processes over gloo.
-
-    MMEngine 0.10.7 calls ``torch.cuda.set_device`` unconditionally in its PyTorch launcher, and
-    configs default to the NCCL backend, which needs GPUs."""
-    import torch
-    if torch.cuda.is_available():
-        return
-    import torch.distributed as dist
-    from mmengine.dist import utils as dist_utils
-
-    def init_dist_pytorch_on_cpu(backend: str = 'gloo', init_backend: str = 'torch',
-                                 **kwargs) -> None:
-        if init_backend != 'torch':
-            raise ValueError(f'init_backend {init_backend!r} needs CUDA; on CPU only '
-                             f"'torch' (gloo) is supported")
-        dist.init_process_group(backend='gloo' if backend == 'nccl' else backend, **kwargs)
-
-    dist_utils._init_dist_pytorch = init_dist_pytorch_on_cpu
-
-
-def _pickle_history_buffers_as_data() -> None:
-    """MMEngine's HistoryBuffer pickles its class-level statistics functions (via ``getattr``),
-    which ``torch.load(weights_only=True)`` rightly refuses. Its ``__setstate__`` restores the
-    defaults when they are absent, so leave them out: the log buffers become plain data."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-
-    def getstate(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop('statistics_methods', None)
-        return state
-
-    HistoryBuffer.__getstate__ = getstate
+    patch_mmengine()
 
 
 def _datasets(cfg) -> Iterator[Tuple[str, dict]]:
@@ -243,12 +201,10 @@ def close_distributed() -> None:
     once the Runner is no longer referenced.
 
     A torchrun process that exits with its gloo group alive can abort at interpreter shutdown
-    ("terminate called without an active exception", SIGABRT), after a successful run: once in
-    CI on rank 1 of tests/tools/test_distributed.py; here 1 in 15 runs of that training, and 4
-    in 10 of a 2-process script whose DistributedDataParallel sits in a reference cycle as in
-    the Runner. ``destroy_process_group`` alone is not enough while the DistributedDataParallel's
-    reducer still holds the group (3 in 15 aborted); collecting first, then destroying: 0 in 20
-    (and 0 in the test's 16 torchrun launches in a row). MMEngine's Runner does neither."""
+    ("terminate called without an active exception", SIGABRT) after a successful run, and
+    ``destroy_process_group`` alone is not enough while the Runner's DistributedDataParallel
+    (in a reference cycle) still holds the group: collect first, then destroy. MMEngine's Runner
+    does neither."""
     import gc
 
     import torch.distributed as dist

@@ -1,17 +1,12 @@
 """Window multi-head self-attention with relative position bias: W-MSA and SW-MSA in one module.
 
-The shift itself (cyclic roll) lives in the block; this module attends inside windows that it is
-given, with an optional additive mask per window (regions of the shifted map, padding). Attention
-runs through SDPA's fused kernel (:func:`swin_mm.ops.fused_attention.window_sdpa`) with the bias
-(+ mask) as its float mask. While autograd records (and no attention dropout):
-- on CUDA, :func:`swin_mm.ops.efficient_attention.efficient_window_attention` calls the
-  memory-efficient kernel itself (no probabilities kept, the learned bias gets its gradient, and
-  unlike SDPA's autograd it keeps bias and mask apart instead of their per-window sum);
-- on CPU, whose fused kernel gives its mask no gradient,
-  :func:`swin_mm.ops.recompute.projected_window_attention` in fp32 (the qkv projection inside,
-  its gradients taken range of windows by range), :func:`swin_mm.ops.recompute.window_attention`
-  otherwise (autocast): SDPA forward, probabilities recomputed in backward.
-Under ``torch.compile`` CUDA training takes plain SDPA, which the compiler traces.
+The shift itself (cyclic roll) lives in the block; this module attends inside the windows it is
+given, with an optional additive mask per window (regions of the shifted map, padding):
+
+    Attention(Q, K, V) = SoftMax(Q K^T / sqrt(d) + B) V      (the paper's Eq. 4, B the bias)
+
+:func:`window_attention` is that formula for every window and head, through
+``F.scaled_dot_product_attention``; the fast paths (:mod:`swin_mm.fast`) are drop-ins for it.
 """
 from __future__ import annotations
 
@@ -19,18 +14,37 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from ..ops.efficient_attention import efficient_window_attention
-from ..ops.fused_attention import split_heads, window_sdpa
-from ..ops.gemm import Linear
-from ..ops.linear_gelu import chunkable
-from ..ops.recompute import projected_window_attention, window_attention
-from ..ops.window import Size2, relative_position_index, to_2tuple
+from ..fast import dispatch, fast_enabled
+from ..ops.window import Size2, attention_bias, relative_position_index, to_2tuple
 
-__all__ = ['WindowAttention']
+__all__ = ['WindowAttention', 'window_attention']
 
-#: Devices where training calls the fused kernel itself, saving bias and mask apart.
-EFFICIENT_TRAINING_DEVICES = ('cuda',)
+
+def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
+                     num_heads: int, scale: float, dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T * scale + bias + mask) v of every window and head, heads concatenated.
+
+    Args:
+        qkv: (B * nW, N, 3C), the qkv projection's output: channels ordered (q/k/v, head, d),
+            windows image-major.
+        bias: (h, N, N) relative-position bias, in qkv's dtype.
+        mask: (nW, N, N) additive mask shared by the B images, or None (then any windows).
+        num_heads: h.
+        scale: logit scale.
+        dropout_p: dropout on the attention probabilities.
+    Returns:
+        (B * nW, N, C).
+    """
+    Bw, N, C3 = qkv.shape
+    nW = 1 if mask is None else mask.shape[0]
+    d = C3 // (3 * num_heads)
+    qkv = qkv.view(-1, nW, N, 3, num_heads, d).permute(3, 0, 1, 4, 2, 5)  # 3, B, nW, h, N, d
+    q, k, v = qkv.unbind(0)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_bias(bias, mask),
+                                         dropout_p=dropout_p, scale=scale)  # B, nW, h, N, d
+    return out.transpose(2, 3).reshape(Bw, N, C3 // 3)
 
 
 class WindowAttention(nn.Module):
@@ -44,6 +58,8 @@ class WindowAttention(nn.Module):
         qk_scale: override of the default scale ``(C / h) ** -0.5``.
         attn_drop: dropout on the attention probabilities (training only).
         proj_drop: dropout after the output projection.
+        fast: run the fast paths (:func:`swin_mm.fast.dispatch.window_attention`); None: unless
+            ``SWIN_MM_FAST=0``.
 
     Parameter names follow the official release: ``qkv``, ``proj``,
     ``relative_position_bias_table`` ((2wh-1)(2ww-1), h).
@@ -51,10 +67,13 @@ class WindowAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, window_size: int | Size2,
                  qkv_bias: bool = True, qk_scale: Optional[float] = None,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
+                 attn_drop: float = 0.0, proj_drop: float = 0.0,
+                 fast: Optional[bool] = None) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
+        self.fast = fast_enabled(fast)
+        linear = dispatch.FastLinear if self.fast else nn.Linear
         self.dim = dim
         self.num_heads = num_heads
         self.window_size = to_2tuple(window_size)
@@ -64,9 +83,9 @@ class WindowAttention(nn.Module):
             torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
         self.register_buffer('relative_position_index',
                              relative_position_index(self.window_size).view(-1), persistent=False)
-        self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv = linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = Linear(dim, dim)
+        self.proj = linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
@@ -74,7 +93,7 @@ class WindowAttention(nn.Module):
         """The bias added to every window's logits: (h, N, N), N = wh * ww."""
         n = self.window_size[0] * self.window_size[1]
         bias = self.relative_position_bias_table[self.relative_position_index]  # N*N, h
-        # contiguous (a copy of h*N*N numbers), so that bias + mask is too and SDPA takes it as is
+        # contiguous, so that bias + mask is too and SDPA's fused kernels take it as is
         return bias.view(n, n, self.num_heads).permute(2, 0, 1).contiguous()
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -86,33 +105,16 @@ class WindowAttention(nn.Module):
         Returns:
             (B * nW, N, C).
         """
-        mask = None if mask is None else mask[:, None]  # nW, 1, N, N
-        dropout = self.attn_drop.p if self.training else 0.0
-        if torch.is_grad_enabled() and dropout == 0.0 and chunkable(x, self.qkv.weight):
-            # CPU training in fp32: the qkv projection's backward runs with the attention's
-            out = projected_window_attention(x, self.qkv.weight, self.qkv.bias,
-                                             self.relative_position_bias(),
-                                             None if mask is None else mask.to(x.dtype),
-                                             self.num_heads, self.scale)
-        else:
-            qkv = self.qkv(x)  # B*nW, N, 3C
-            bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
-            out = self._attend(qkv, bias, mask, dropout)
-        return self.proj_drop(self.proj(out))
+        if self.fast:
+            return dispatch.window_attention(self, x, mask)
+        return self.forward_reference(x, mask)
 
-    def _attend(self, qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
-                dropout: float) -> torch.Tensor:
-        """(B * nW, N, 3C) -> (B * nW, N, C) on the path that suits the device and the mode."""
-        recording = torch.is_grad_enabled() and dropout == 0.0
-        on_cuda = qkv.device.type in EFFICIENT_TRAINING_DEVICES
-        if recording and on_cuda and not torch.compiler.is_compiling():  # compile traces SDPA
-            return efficient_window_attention(qkv, bias, mask, self.num_heads, self.scale)
-        mask = None if mask is None else mask.to(qkv.dtype)
-        if recording and not on_cuda:  # CPU: recompute the probabilities in backward
-            return window_attention(qkv, bias, mask, self.num_heads, self.scale)
-        Bw, N, C3 = qkv.shape
-        nW = 1 if mask is None else mask.shape[0]
-        q, k, v = split_heads(qkv, nW, self.num_heads).unbind(0)  # each B, nW, h, N, d
-        attn_mask = bias if mask is None else bias + mask  # (nW,) h, N, N
-        out = window_sdpa(q, k, v, attn_mask, self.scale, dropout)
-        return out.transpose(2, 3).reshape(Bw, N, C3 // 3)  # no copy: see window_sdpa
+    def forward_reference(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
+        """:meth:`forward` in plain PyTorch: qkv projection, :func:`window_attention`,
+        output projection."""
+        qkv = self.qkv(x)  # B*nW, N, 3C
+        bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
+        dropout = self.attn_drop.p if self.training else 0.0
+        heads = window_attention(qkv, bias, mask, self.num_heads, self.scale, dropout)
+        return self.proj_drop(self.proj(heads))

@@ -10,9 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops.gemm import Linear
-from ..ops.linear_gelu import chunkable, mlp_inference
-from ..ops.recompute import chunked_mlp, gelu_linear
+from ..fast import dispatch, fast_enabled
 from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
 
 __all__ = ['PatchEmbed', 'PatchMerging', 'Mlp', 'DropPath', 'drop_path']
@@ -45,7 +43,7 @@ class PatchEmbed(nn.Module):
         if torch.compiler.is_compiling() or Hp != H or Wp != W:  # traced: no guard on the size
             x = F.pad(x, (0, Wp - W, 0, Hp - H))
         # channels-last in, so the convolution writes (B, H/ph, W/pw, C) contiguous and neither the
-        # norm nor backward copies it (Swin-T 800x1216 stem forward+backward: 79 -> 34 ms on CPU)
+        # norm nor backward copies it
         x = self.proj(x.contiguous(memory_format=torch.channels_last))
         x = x.permute(0, 2, 3, 1)  # B, H/ph, W/pw, C
         return self.norm(x) if self.norm is not None else x
@@ -60,12 +58,16 @@ class PatchMerging(nn.Module):
     Args:
         dim: C, input channels.
         norm_layer: applied to the 4C concatenation.
+        fast: products through :class:`swin_mm.fast.dispatch.FastLinear`; None: unless
+            ``SWIN_MM_FAST=0``.
     """
 
-    def __init__(self, dim: int, norm_layer: Type[nn.Module] = nn.LayerNorm) -> None:
+    def __init__(self, dim: int, norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 fast: Optional[bool] = None) -> None:
         super().__init__()
+        linear = dispatch.FastLinear if fast_enabled(fast) else nn.Linear
         self.norm = norm_layer(4 * dim)
-        self.reduction = Linear(4 * dim, 2 * dim, bias=False)
+        self.reduction = linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, C) -> (B, ceil(H / 2), ceil(W / 2), 2C)."""
@@ -78,38 +80,36 @@ class PatchMerging(nn.Module):
 
 
 class Mlp(nn.Module):
-    """fc1 -> GELU -> dropout -> fc2 -> dropout, on the last dimension.
+    """fc1 -> activation -> dropout -> fc2 -> dropout, on the last dimension.
 
-    With the exact GELU and no active dropout: while autograd records, GELU's output is recomputed
-    in backward instead of being kept, on CPU (fp32) over chunks of tokens in forward and backward
-    (:func:`swin_mm.ops.recompute.chunked_mlp`), elsewhere after fc1
-    (:func:`swin_mm.ops.recompute.gelu_linear`); in inference fc1 and GELU run as one fused kernel
-    on CPU (:func:`swin_mm.ops.linear_gelu.mlp_inference`).
+    Args:
+        dim: input and output channels.
+        hidden_dim: channels of fc1's output.
+        drop: dropout rate.
+        act_layer: the activation (the paper's exact GELU by default).
+        fast: run the fast paths (:func:`swin_mm.fast.dispatch.mlp`) where they apply; None:
+            unless ``SWIN_MM_FAST=0``.
     """
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0,
-                 act_layer: Type[nn.Module] = nn.GELU) -> None:
+                 act_layer: Type[nn.Module] = nn.GELU, fast: Optional[bool] = None) -> None:
         super().__init__()
-        self.fc1 = Linear(dim, hidden_dim)
+        self.fast = fast_enabled(fast)
+        linear = dispatch.FastLinear if self.fast else nn.Linear
+        self.fc1 = linear(dim, hidden_dim)
         self.act = act_layer()
-        self.fc2 = Linear(hidden_dim, dim)
+        self.fc2 = linear(hidden_dim, dim)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., C)."""
-        plain = not self.exact_gelu() or (self.training and self.drop.p > 0)
-        if not plain and not torch.is_grad_enabled():  # inference: fc1 + GELU in one pass on CPU
-            return mlp_inference(x, self.fc1, self.fc2)
-        if not plain and chunkable(x, self.fc1.weight):  # training on CPU: chunks of tokens
-            return chunked_mlp(x, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)
-        hidden = self.fc1(x)
-        if not plain:
-            return gelu_linear(hidden, self.fc2.weight, self.fc2.bias)
-        return self.drop(self.fc2(self.drop(self.act(hidden))))
+        if self.fast:
+            return dispatch.mlp(self, x)
+        return self.forward_reference(x)
 
-    def exact_gelu(self) -> bool:
-        """Whether the activation is the paper's exact (erf) GELU, which the fused paths run."""
-        return isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` in plain PyTorch."""
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 def drop_path(x: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:

@@ -15,11 +15,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from ..ops.gemm import reuse_packed_weights
-from ..ops.window import (Size2, reverse_and_unshift, shift_and_partition, to_2tuple,
-                          window_attention_mask)
+from ..fast import dispatch, fast_enabled
+from ..ops import window
+from ..ops.window import Size2, to_2tuple, window_attention_mask
 from .attention import WindowAttention
-from .block_inference import block_inference, block_inference_applies
 from .layers import DropPath, Mlp, PatchEmbed, PatchMerging
 
 __all__ = ['ARCH_SETTINGS', 'SwinBlock', 'SwinStage', 'SwinBackbone']
@@ -35,7 +34,8 @@ _ARCH_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
 
 
 class SwinBlock(nn.Module):
-    """One Swin Transformer block: (S)W-MSA and MLP, each pre-norm with a residual.
+    """One Swin Transformer block: (S)W-MSA and MLP, each pre-norm with a residual (the paper's
+    Eq. 3).
 
     Args:
         dim: channels C.
@@ -46,37 +46,46 @@ class SwinBlock(nn.Module):
         qkv_bias, qk_scale, drop, attn_drop: as in :class:`WindowAttention` and :class:`Mlp`.
         drop_path: stochastic-depth probability of both residual branches.
         mask_padding: mask padded tokens out of attention (off: the paper's behaviour).
+        fast: run the fast paths (:func:`swin_mm.fast.dispatch.swin_block`) where they apply;
+            None: unless ``SWIN_MM_FAST=0``.
     """
 
     def __init__(self, dim: int, num_heads: int, window_size: int | Size2 = 7,
                  shift: bool = False, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  qk_scale: Optional[float] = None, drop: float = 0.0, attn_drop: float = 0.0,
-                 drop_path: float = 0.0, mask_padding: bool = False) -> None:
+                 drop_path: float = 0.0, mask_padding: bool = False,
+                 fast: Optional[bool] = None) -> None:
         super().__init__()
+        self.fast = fast_enabled(fast)
         self.window_size = to_2tuple(window_size)
         self.shift_size = tuple(w // 2 for w in self.window_size) if shift else (0, 0)
         self.mask_padding = mask_padding
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, num_heads, self.window_size, qkv_bias, qk_scale,
-                                    attn_drop, drop)
+                                    attn_drop, drop, fast=self.fast)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop, fast=self.fast)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W, C) -> (B, H, W, C). Inference on CPU runs range of windows by range
-        (:mod:`swin_mm.models.block_inference`), with the same numbers."""
-        if block_inference_applies(self, x):
-            return block_inference(self, x)
+        """(B, H, W, C) -> (B, H, W, C)."""
+        if self.fast:
+            return dispatch.swin_block(self, x)
+        return self.forward_reference(x)
+
+    def forward_reference(self, x: torch.Tensor, window_ops=window) -> torch.Tensor:
+        """:meth:`forward` as the paper has it; ``window_ops`` supplies ``shift_and_partition``
+        and ``reverse_and_unshift`` (:mod:`swin_mm.ops.window`, or a drop-in with the same two
+        functions)."""
         H, W = x.shape[1], x.shape[2]
-        shortcut = x
         # pad, shift (roll), partition; attend; reverse, shift back, crop
-        windows, padded_size = shift_and_partition(self.norm1(x), self.window_size,
-                                                   self.shift_size)  # B*nW, N, C
+        windows, padded_size = window_ops.shift_and_partition(self.norm1(x), self.window_size,
+                                                              self.shift_size)  # B*nW, N, C
         mask = window_attention_mask((H, W), padded_size, self.window_size, self.shift_size,
-                                     self.mask_padding, x.device)
-        x = reverse_and_unshift(self.attn(windows, mask), self.window_size, self.shift_size, (H, W))
-        x = shortcut + self.drop_path(x)
+                                     self.mask_padding, x.device)  # nW, N, N or None
+        attended = window_ops.reverse_and_unshift(self.attn(windows, mask), self.window_size,
+                                                  self.shift_size, (H, W))  # B, H, W, C
+        x = x + self.drop_path(attended)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -89,17 +98,20 @@ class SwinStage(nn.Module):
         drop_path: per-block stochastic-depth probabilities (length ``depth``).
         downsample: end with :class:`PatchMerging` (C -> 2C, stride 2).
         with_cp: gradient checkpointing per block while training.
+        fast: as in :class:`SwinBlock`, for the blocks and the patch merging.
         block_kwargs: passed to every :class:`SwinBlock`.
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, drop_path: Sequence[float],
-                 downsample: bool, with_cp: bool = False, **block_kwargs) -> None:
+                 downsample: bool, with_cp: bool = False, fast: Optional[bool] = None,
+                 **block_kwargs) -> None:
         super().__init__()
         self.with_cp = with_cp
         self.blocks = nn.ModuleList(
-            SwinBlock(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], **block_kwargs)
+            SwinBlock(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], fast=fast,
+                      **block_kwargs)
             for j in range(depth))
-        self.downsample = PatchMerging(dim) if downsample else None
+        self.downsample = PatchMerging(dim, fast=fast) if downsample else None
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, H, W, C) -> the stage's output (B, H, W, C) and the next stage's input
@@ -174,6 +186,9 @@ class SwinBackbone(nn.Module):
             (and their output norms), kept in eval mode.
         with_cp: gradient checkpointing per block (saves activation memory while training).
         mask_padding: mask window padding out of attention (off: the paper's behaviour).
+        fast: run the fast paths beside the reference model (:mod:`swin_mm.fast`); False, or
+            ``SWIN_MM_FAST=0`` in the environment, keeps every module plain PyTorch
+            (``nn.Linear``, SDPA) for export, tracing and debugging. Same weights, same keys.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads weights in
             :meth:`init_weights`; any Swin checkpoint format is detected.
         pretrained: deprecated alias for ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
@@ -190,7 +205,7 @@ class SwinBackbone(nn.Module):
                  attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
                  patch_norm: bool = True, use_abs_pos_embed: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
-                 with_cp: bool = False, mask_padding: bool = False,
+                 with_cp: bool = False, mask_padding: bool = False, fast: bool = True,
                  init_cfg: Optional[dict] = None, pretrained: Optional[str] = None,
                  convert_weights: bool = False, strides: Optional[Sequence[int]] = None,
                  act_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None,
@@ -213,6 +228,7 @@ class SwinBackbone(nn.Module):
                 raise ValueError('give either pretrained (deprecated) or init_cfg, not both')
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         self.init_cfg = init_cfg
+        self.fast = fast_enabled(fast)
         self.in_channels = in_channels
         self.embed_dims = dims
         self.depths = depths
@@ -241,7 +257,7 @@ class SwinBackbone(nn.Module):
                 self.num_features[i], depth, num_heads[i], rates[first:first + depth],
                 downsample=i < num_stages - 1, with_cp=with_cp, window_size=self.window_size,
                 mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate,
-                attn_drop=attn_drop_rate, mask_padding=mask_padding))
+                attn_drop=attn_drop_rate, mask_padding=mask_padding, fast=self.fast))
         for i in out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
         self.apply(_init_linear_and_norm)
@@ -289,7 +305,7 @@ class SwinBackbone(nn.Module):
         the device every call): they propagate to that image's outputs, never to other images.
         """
         self._check_input(x)
-        with reuse_packed_weights():  # inference reads each weight's oneDNN layout
+        with dispatch.forward_span(self.fast):  # weights are constant within one forward
             return self._features(x)
 
     def _features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

@@ -1,38 +1,37 @@
 """Window operations of the Swin Transformer, channels-last throughout.
 
-Pure functions: padding to a multiple of the window, partition into windows and back, the
-relative-position index, and the attention masks of the shifted windows (built once per padded size
-and device, then cached). A block's pad + cyclic shift + partition, and its reverse + shift back +
-crop, each run as one row gather (:func:`shift_and_partition`, :func:`reverse_and_unshift`).
-Nothing here holds parameters.
+Pure functions, shared by the reference model and the fast paths: padding to a multiple of the
+window, partition into windows and back, a block's pad + cyclic shift + partition and its inverse,
+the relative-position index, the attention masks of the shifted windows (built once per padded
+size and device, then cached) and the one place where bias and mask are added. Nothing here holds
+parameters.
 """
 from __future__ import annotations
 
 from functools import lru_cache, wraps
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     'to_2tuple', 'pad_to_multiple', 'round_up', 'window_partition', 'window_reverse',
-    'shift_and_partition', 'reverse_and_unshift', 'WindowChunk', 'window_chunks',
-    'relative_position_index', 'window_attention_mask',
+    'shift_and_partition', 'reverse_and_unshift', 'attention_bias', 'add_attention_bias_',
+    'relative_position_index',
+    'window_attention_mask', 'cache_tensors',
 ]
 
 Size2 = Tuple[int, int]
 
-#: Logit added between tokens of different shifted regions. The official release adds -100, which
-#: leaves a masked pair the probability e^-100 ~ 4e-44: a subnormal float32, and arithmetic on
-#: subnormals is several times slower on x86 CPUs (an sgemm with 0.15% subnormal inputs ran 3.5x
-#: slower). With -1e4 it is exactly 0 in float32 and bfloat16, as masking means; outputs differ
-#: from the release's by ~1e-44 relative (Swin-T 800x1216 on CPU: forward -9%, training step -4%).
+#: Logit between tokens of different shifted regions: exp() of it is exactly 0 in fp32 and bf16.
+#: The release's -100 leaves e^-100, a subnormal float32 that x86 CPUs compute on far more slowly;
+#: outputs differ from the release's by ~1e-44 relative.
 REGION_MASK_VALUE = -1e4
 #: Logit added for padded keys when ``mask_padding`` is on: exp() of it is exactly 0 in fp32.
 PADDING_MASK_VALUE = -1e4
 
 
-def _cached(build: Callable) -> Callable:
+def cache_tensors(build: Callable) -> Callable:
     """``lru_cache`` for index and mask tensors that are built once and then used in every mode:
     built outside ``torch.inference_mode`` even when first asked for there (an inference tensor
     can never be saved for backward, so a later training step at the same size would fail)."""
@@ -112,30 +111,12 @@ def shift_and_partition(x: torch.Tensor, window_size: Size2, shift_size: Size2
                         ) -> Tuple[torch.Tensor, Size2]:
     """Zero-pad to a multiple of the window, roll by ``-shift_size``, cut into windows.
 
-    Eager mode runs this as one gather of token rows (padding rows zeroed), and its backward as the
-    inverse gather: one pass over the map instead of a pad, two for the 2-D roll and one for the
-    partition (Swin-T stage 1 at 800x1216: 1.7 against 10.7 ms). Under ``torch.compile`` the plain
-    ops, which the compiler fuses.
-
     Args:
         x: (B, H, W, C).
         window_size: (wh, ww); shift_size: (sh, sw), zeros for W-MSA.
     Returns:
         (B * nW, wh * ww, C) windows of the padded, shifted map, and its padded size (Hp, Wp).
     """
-    if torch.compiler.is_compiling():
-        return _pad_roll_partition(x, window_size, shift_size)
-    B, H, W, C = x.shape
-    gather, scatter, pad_rows = _gather_index(B, (H, W), tuple(window_size), tuple(shift_size),
-                                              x.device)
-    windows = _RowGather.apply(x.reshape(B * H * W, C), gather, pad_rows, scatter, None)
-    padded_size = round_up(H, window_size[0]), round_up(W, window_size[1])
-    return windows.view(-1, window_size[0] * window_size[1], C), padded_size
-
-
-def _pad_roll_partition(x: torch.Tensor, window_size: Size2, shift_size: Size2
-                        ) -> Tuple[torch.Tensor, Size2]:
-    """:func:`shift_and_partition` with the plain ops (traced code, and the gather's index)."""
     x, padded_size = pad_to_multiple(x, window_size)
     if any(shift_size):
         x = torch.roll(x, shifts=(-shift_size[0], -shift_size[1]), dims=(1, 2))
@@ -145,7 +126,7 @@ def _pad_roll_partition(x: torch.Tensor, window_size: Size2, shift_size: Size2
 def reverse_and_unshift(windows: torch.Tensor, window_size: Size2, shift_size: Size2,
                         image_size: Size2) -> torch.Tensor:
     """Inverse of :func:`shift_and_partition`: windows back to the map, roll by ``+shift_size``,
-    crop the padding; one gather in eager mode.
+    crop the padding.
 
     Args:
         windows: (B * nW, wh * ww, C).
@@ -155,119 +136,46 @@ def reverse_and_unshift(windows: torch.Tensor, window_size: Size2, shift_size: S
         (B, H, W, C), contiguous.
     """
     H, W = image_size
-    C = windows.shape[-1]
-    if torch.compiler.is_compiling():
-        padded_size = round_up(H, window_size[0]), round_up(W, window_size[1])
-        x = window_reverse(windows, window_size, padded_size)
-        if any(shift_size):
-            x = torch.roll(x, shifts=shift_size, dims=(1, 2))
-        # one layout whether or not it padded: no guard on the size
-        return x[:, :H, :W, :].clone(memory_format=torch.contiguous_format)
-    padded = round_up(H, window_size[0]) * round_up(W, window_size[1])
-    B = windows.numel() // (padded * C)
-    gather, scatter, pad_rows = _gather_index(B, (H, W), tuple(window_size), tuple(shift_size),
-                                              windows.device)
-    x = _RowGather.apply(windows.reshape(-1, C), scatter, None, gather, pad_rows)
-    return x.view(B, H, W, C)
+    padded_size = round_up(H, window_size[0]), round_up(W, window_size[1])
+    x = window_reverse(windows, window_size, padded_size)
+    if any(shift_size):
+        x = torch.roll(x, shifts=shift_size, dims=(1, 2))
+    # always a copy, padded or not: one layout for every size, so tracing makes no size guard
+    return x[:, :H, :W, :].clone(memory_format=torch.contiguous_format)
 
 
-class _RowGather(torch.autograd.Function):
-    """out = x[index] with rows ``zero_rows`` zeroed; backward gathers the gradient back with
-    ``back_index`` (zeroing ``back_zero_rows``). Right when ``index`` hits every kept row of ``x``
-    exactly once and ``back_index`` is its inverse, as for a permutation with padding."""
-
-    @staticmethod
-    def forward(ctx, x, index, zero_rows, back_index, back_zero_rows):
-        ctx.save_for_backward(back_index, back_zero_rows)
-        return _gather_rows(x, index, zero_rows)
-
-    @staticmethod
-    def backward(ctx, grad):
-        back_index, back_zero_rows = ctx.saved_tensors
-        return _gather_rows(grad, back_index, back_zero_rows), None, None, None, None
-
-
-def _gather_rows(x: torch.Tensor, index: torch.Tensor, zero_rows: Optional[torch.Tensor]
-                 ) -> torch.Tensor:
-    out = x.contiguous().index_select(0, index)
-    if zero_rows is not None and zero_rows.numel():
-        out.index_fill_(0, zero_rows, 0)
-    return out
-
-
-@_cached
-def _gather_index(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2, device
-                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Where each window token comes from, for ``batch`` images stacked row-wise, built with the
-    same pad, roll and partition as the maps.
-
-    Returns:
-        gather: (batch * nW * N,) source row (b * H + h) * W + w of each window token (0 for
-            padding);
-        scatter: (batch * H * W,) window token of each source row (the inverse);
-        pad_rows: the window tokens that are padding.
-    Cached per batch, sizes and device: do not modify.
-    """
-    H, W = image_size
-    source = torch.arange(1, batch * H * W + 1, device=device).view(batch, H, W, 1)  # 0: padding
-    source = _pad_roll_partition(source, window_size, shift_size)[0].flatten() - 1
-    is_pad = source < 0
-    scatter = torch.empty(batch * H * W, dtype=torch.long, device=device)
-    scatter[source[~is_pad]] = torch.arange(source.numel(), device=device)[~is_pad]
-    return source.clamp(min=0), scatter, is_pad.nonzero().flatten()
-
-
-class WindowChunk(NamedTuple):
-    """A range of consecutive windows of one image, as :func:`window_chunks` gives them.
-
-    Attributes:
-        windows: the windows' range within their image (the rows of a per-window mask).
-        source: (rows,) map row (b * H + h) * W + w of each of their tokens, 0 for padding
-            (rows = windows * N, window-major).
-        pad: the rows (0-based in the chunk) that are padding, or None.
-        keep: the rows that are not padding, or None when all are kept.
-        dest: (kept rows,) map row of each kept token.
-    """
-    windows: slice
-    source: torch.Tensor
-    pad: Optional[torch.Tensor]
-    keep: Optional[torch.Tensor]
-    dest: torch.Tensor
-
-
-@_cached
-def window_chunks(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
-                  windows_per_chunk: int, device) -> Tuple[WindowChunk, ...]:
-    """The windows of :func:`shift_and_partition` (pad, roll, partition) in ranges of at most
-    ``windows_per_chunk`` windows that never span two images, each with its tokens' rows in the
-    map: what running a block chunk by chunk gathers and where it writes back.
+def attention_bias(bias: torch.Tensor, mask: Optional[torch.Tensor],
+                   out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The additive logits of every window: relative-position bias plus attention mask.
 
     Args:
-        batch, image_size (H, W): the (B, H, W, C) map, stacked row-wise as (B * H * W, C).
-        window_size, shift_size: as in :func:`shift_and_partition`.
+        bias: (h, N, N) relative-position bias.
+        mask: (nW, N, N) mask of the windows (:func:`window_attention_mask`), or None.
+        out: written into when given (broadcast to its shape, e.g. (B, nW, h, N, N) with a
+            padded row stride for a kernel that needs one).
     Returns:
-        Every window of every image once, in partition order. Cached per arguments: do not
-        modify.
+        (nW, h, N, N), or ``bias`` itself (h, N, N) without a mask and without ``out``.
     """
-    gather, _, pad_rows = _gather_index(batch, image_size, window_size, shift_size, device)
-    tokens = window_size[0] * window_size[1]
-    per_image = gather.numel() // (batch * tokens)
-    is_pad = torch.zeros(gather.numel(), dtype=torch.bool, device=device)
-    is_pad[pad_rows] = True
-    chunks = []
-    for b in range(batch):
-        for first in range(0, per_image, windows_per_chunk):
-            last = min(first + windows_per_chunk, per_image)
-            rows = slice((b * per_image + first) * tokens, (b * per_image + last) * tokens)
-            source, pad = gather[rows], is_pad[rows]
-            if pad.any():
-                keep = (~pad).nonzero().flatten()
-                chunks.append(WindowChunk(slice(first, last), source, pad.nonzero().flatten(),
-                                          keep, source[keep]))
-            else:
-                chunks.append(WindowChunk(slice(first, last), source, None, None, source))
-    return tuple(chunks)
+    if mask is None:
+        return bias if out is None else out.copy_(bias)
+    mask = mask[:, None].to(bias.dtype)  # nW, 1, N, N
+    if out is None:
+        return bias + mask
+    return torch.add(bias.expand(out.shape), mask.expand(out.shape), out=out)
 
+
+def add_attention_bias_(logits: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor]
+                        ) -> torch.Tensor:
+    """``logits += attention_bias(bias, mask)`` in place, without the (nW, h, N, N) sum.
+
+    Args:
+        logits: (..., nW, h, N, N), or (..., h, N, N) without a mask.
+        bias, mask: as in :func:`attention_bias`.
+    Returns:
+        ``logits``.
+    """
+    logits.add_(bias)
+    return logits if mask is None else logits.add_(mask[:, None].to(logits.dtype))
 
 def relative_position_index(window_size: Size2) -> torch.Tensor:
     """Index into the (2wh-1)(2ww-1) relative-position table for every query/key pair of a window.
@@ -330,7 +238,7 @@ def window_attention_mask(
                         tuple(shift_size), padded, device)
 
 
-@_cached
+@cache_tensors
 def _cached_mask(image_size: Size2, padded_size: Size2, window_size: Size2, shift_size: Size2,
                  mask_padding: bool, device: Optional[torch.device]) -> torch.Tensor:
     return _build_mask(image_size, padded_size, window_size, shift_size, mask_padding, device)

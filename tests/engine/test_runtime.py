@@ -39,3 +39,27 @@ def test_close_distributed_frees_an_unreferenced_runner_before_destroying(tmp_pa
     finally:
         if enabled:
             gc.enable()
+
+
+def test_mmengine_patches_apply_to_their_versions_only(monkeypatch):
+    """On MMEngine 0.10 the three patches are in place; another version is left alone, with a
+    warning saying what is not patched."""
+    import mmengine
+    import mmengine.runner.runner as mm_runner
+    import pytest
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from swin_mm.engine import mmengine_patches
+    monkeypatch.setattr(mm_runner, 'save_checkpoint', save_checkpoint)  # MMEngine's own
+    monkeypatch.setattr(HistoryBuffer, '__getstate__', object.__getstate__, raising=False)
+    monkeypatch.setattr(mmengine, '__version__', '0.11.0')
+    with pytest.warns(UserWarning, match='MMEngine 0.11.0 is not one of'):
+        assert not mmengine_patches.patch_mmengine()
+    assert mm_runner.save_checkpoint.__name__ == 'save_checkpoint'
+    monkeypatch.setattr(mmengine, '__version__', '0.10.7')
+    assert mmengine_patches.patch_mmengine()
+    assert mm_runner.save_checkpoint.__name__ == 'save_checkpoint_atomically'
+    buffer = HistoryBuffer([1.0, 2.0], [1, 1])
+    assert 'statistics_methods' not in buffer.__getstate__()

@@ -23,10 +23,12 @@ def _tiny_backbone(**kwargs) -> SwinBackbone:
                         out_indices=(0, 1), drop_path_rate=0.0, **kwargs)
 
 
+@pytest.mark.parametrize('fast', [True, False], ids=['fast', 'reference'])
 @pytest.mark.parametrize('mask_padding', [False, True])
-def test_one_graph_for_every_size_same_outputs(mask_padding):
+def test_one_graph_for_every_size_same_outputs(mask_padding, fast):
+    """Traced, both settings run the reference ops (the dispatcher sends traced code there)."""
     torch._dynamo.reset()
-    model = _tiny_backbone(mask_padding=mask_padding).eval()
+    model = _tiny_backbone(mask_padding=mask_padding, fast=fast).eval()
     counter = CompileCounter()
     compiled = torch.compile(model, backend=counter, dynamic=True, fullgraph=True)
     with torch.no_grad():

@@ -101,19 +101,19 @@ def test_efficient_attention_equals_sdpa_autograd(dtype, with_mask):
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    from swin_mm.ops.efficient_attention import efficient_window_attention
+    from swin_mm.fast.attention_cuda import efficient_window_attention
     from swin_mm.profiling import saved_activation_bytes
     torch.manual_seed(4)
     B, nW, N, h, d = 2, 12, 49, 3, 32
     qkv = torch.randn(B * nW, N, 3 * h * d, device='cuda', dtype=dtype, requires_grad=True)
     bias = torch.randn(h, N, N, device='cuda', dtype=dtype, requires_grad=True)
     # fp32, as cached, with values bf16 holds exactly: both sides then build the same bf16 sum
-    mask = torch.randn(nW, 1, N, N, device='cuda').mul(3).bfloat16().float() if with_mask else None
+    mask = torch.randn(nW, N, N, device='cuda').mul(3).bfloat16().float() if with_mask else None
     grad = torch.randn(B * nW, N, h * d, device='cuda', dtype=dtype)
 
     def sdpa():
         q, k, v = qkv.view(B * nW, N, 3, h, d).permute(2, 0, 3, 1, 4).unbind(0)
-        attn_mask = bias if mask is None else (bias + mask.to(dtype)).repeat(B, 1, 1, 1)
+        attn_mask = bias if mask is None else (bias + mask[:, None].to(dtype)).repeat(B, 1, 1, 1)
         with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION]):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=d ** -0.5)
         return out.transpose(1, 2).reshape(B * nW, N, h * d)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from swin_mm import ARCH_SETTINGS, SwinBackbone
-from swin_mm.ops import gemm
+from swin_mm.fast import gemm
 from tests.helpers.losses import projection_loss
 
 

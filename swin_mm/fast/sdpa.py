@@ -1,19 +1,22 @@
 """Attention of many windows through ``F.scaled_dot_product_attention``'s fused kernels.
 
 SDPA's fused kernels (flash attention on CPU, the memory-efficient one on CUDA) take 4-D
-(batch, heads, N, d) inputs only: with the 5-D (B, nW, h, N, d) layout of window attention it falls
-back to its unfused math, which also spends time checking for fully masked rows. On CPU the fused
-kernel is ~5x faster for Swin's 7x7 windows. So the windows are flattened into the batch; a mask
-that differs per window repeats with every image, which no stride can express over B * nW
-windows, so that case takes one call per image (B is small in detection and segmentation).
+(batch, heads, N, d) inputs only: given the 5-D (B, nW, h, N, d) layout of the reference it falls
+back to its unfused math. So the windows are flattened into the batch; a mask that differs per
+window repeats with every image, which no stride can express over B * nW windows, so that case
+takes one call per image (B is small in detection and segmentation).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch.utils import flop_counter
 
-__all__ = ['split_heads', 'window_sdpa']
+from ..ops.window import attention_bias
+
+__all__ = ['split_heads', 'window_sdpa', 'window_attention']
 
 _FLASH_CPU = getattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu', None)
 if _FLASH_CPU is not None and _FLASH_CPU not in flop_counter.flop_registry:
@@ -57,12 +60,26 @@ def window_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: to
             q.flatten(0, 1), k.flatten(0, 1), v.flatten(0, 1), attn_mask=attn_mask[None],
             dropout_p=dropout_p, scale=scale).transpose(1, 2)  # B*nW, N, h, d
         out = out.reshape(B, nW, N, h, d)
-    elif torch.compiler.is_compiling():  # traced: B is symbolic, no loop; the compiler fuses
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p,
-                                             scale=scale).transpose(2, 3)  # B, nW, N, h, d
     else:
         outs = [F.scaled_dot_product_attention(
             q[b], k[b], v[b], attn_mask=attn_mask, dropout_p=dropout_p, scale=scale
         ).transpose(1, 2) for b in range(B)]  # each nW, N, h, d
         out = outs[0][None] if B == 1 else torch.stack(outs)  # B, nW, N, h, d
     return out.transpose(2, 3)
+
+
+def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
+                     num_heads: int, scale: float, dropout_p: float = 0.0) -> torch.Tensor:
+    """Drop-in for :func:`swin_mm.models.attention.window_attention` through :func:`window_sdpa`.
+
+    Args:
+        qkv: (B * nW, N, 3C), channels ordered (q/k/v, head, d).
+        bias: (h, N, N); mask: (nW, N, N) or None (then any number of windows).
+    Returns:
+        (B * nW, N, C).
+    """
+    Bw, N, C3 = qkv.shape
+    nW = 1 if mask is None else mask.shape[0]
+    q, k, v = split_heads(qkv, nW, num_heads).unbind(0)  # each B, nW, h, N, d
+    out = window_sdpa(q, k, v, attention_bias(bias, mask), scale, dropout_p)
+    return out.transpose(2, 3).reshape(Bw, N, C3 // 3)  # no copy: see window_sdpa

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from swin_mm.ops.fused_attention import window_sdpa
+from swin_mm.fast.sdpa import window_sdpa
 
 
 def _naive(q, k, v, attn_mask, scale):

@@ -2,15 +2,14 @@
 
 PyTorch's CPU build sends fp32 ``mm``/``addmm``/``F.linear`` to MKL, which takes its AVX2 code
 on CPUs that are not Intel's, while oneDNN (in the same build) compiles its kernels for the ISA it
-finds. Measured on this project's 2-core AMD EPYC (AVX-512) machine: a 2048^2 product 213 GFLOP/s
-through MKL, 441 through oneDNN; Swin-T's layer shapes 200-215 against 360-470 (stage-1 shapes,
-K = 96: 206 against 357-379). So on non-Intel x86 CPUs the linear layers' products go through
-oneDNN (``torch.ops.mkldnn._linear_pointwise``): forward, input gradients, and weight gradients
-but for square weights (:func:`add_weight_grad`).
+finds (docs/performance.md has the rates). So on non-Intel x86 CPUs the linear layers' products
+go through oneDNN (``torch.ops.mkldnn._linear_pointwise``): forward, input gradients, and weight
+gradients but for square weights (:func:`add_weight_grad`).
 
-``SWIN_MM_CPU_GEMM=onednn`` or ``=mkl`` forces a choice; :data:`ONEDNN` holds it. Only fp32 CPU
-tensors outside autocast and ``torch.compile`` are concerned; everything else runs the plain ops.
-The two libraries round differently (relative differences ~1e-7 in fp32).
+``SWIN_MM_CPU_GEMM=onednn`` or ``=mkl`` forces a choice; :data:`ONEDNN` holds it (tests set it
+to run both whatever the CPU). Only fp32 CPU tensors outside autocast and ``torch.compile`` are
+concerned; everything else runs ``F.linear``. The two libraries round differently (relative
+differences ~1e-7 in fp32).
 """
 from __future__ import annotations
 
@@ -20,14 +19,13 @@ from contextlib import contextmanager
 from typing import Iterator, Optional
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils import flop_counter
 from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'onednn_layout',
            'reuse_packed_weights', 'packed_weight', 'linear', 'linear_into', 'add_weight_grad',
-           'LinearGrads', 'join_rows', 'Linear']
+           'LinearGrads', 'LinearFunction', 'join_rows']
 
 
 #: Whether this torch build has oneDNN's linear (``torch.ops.mkldnn._linear_pointwise``).
@@ -111,11 +109,10 @@ def reuse_packed_weights() -> Iterator[None]:
     was packed from. Nested spans are one span.
 
     Given the plain weight, oneDNN reorders it at every call, and chunked inference calls each
-    layer many times: Swin-T 800x1216 forward 0.690 -> 0.606 s reading packed weights (this
-    project's AMD machine). The check costs a read of the weights and of their copy (7 ms,
-    Swin-T) and memory for the copy; version counters would be free but miss changes: fused
-    optimizers (``AdamW(fused=True)``) and ``param.data.copy_`` (MMEngine's EMAHook swaps
-    weights that way) leave them unchanged."""
+    layer many times. The check costs a read of the weights and of their copy, and memory for
+    the copy; version counters would be free but miss changes: fused optimizers
+    (``AdamW(fused=True)``) and ``param.data.copy_`` (MMEngine's EMAHook swaps weights that way)
+    leave them unchanged."""
     if getattr(_SCOPE, 'checked', None) is not None:
         yield
         return
@@ -170,9 +167,8 @@ def add_weight_grad(grad_weight: torch.Tensor, grad: torch.Tensor, x: torch.Tens
     """``grad_weight += grad^T @ x`` (a linear layer's weight gradient, accumulated over chunks
     of rows): grad_weight (M, K), grad (rows, M), x (rows, K).
 
-    oneDNN is fastest here with the wider of M, K as its output's columns (Swin-T's shapes:
-    247-385 GFLOP/s against MKL's 170-207; the other way round 135-360); for square weights
-    (C x C: the attention's output projection) MKL stays (62524 x 96 x 96: 159 against 110)."""
+    oneDNN is fastest with the wider of M, K as its output's columns; for square weights (C x C:
+    the attention's output projection) MKL is faster, so it stays."""
     M, K = grad_weight.shape
     if not uses_onednn(x, grad_weight) or M == K:
         return grad_weight.addmm_(grad.t(), x)
@@ -218,7 +214,9 @@ def join_rows(chunks: list) -> torch.Tensor:
     return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 
 
-class _Linear(torch.autograd.Function):
+class LinearFunction(torch.autograd.Function):
+    """``F.linear`` through :func:`linear` in forward and :class:`LinearGrads` in backward."""
+
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
@@ -230,17 +228,3 @@ class _Linear(torch.autograd.Function):
         grads = LinearGrads(x, weight, *ctx.needs_input_grad)
         grads.add(slice(None), grad_out)  # all rows as one chunk
         return grads.result()
-
-
-class Linear(nn.Linear):
-    """``nn.Linear`` (same parameters, same state-dict keys) whose products go through oneDNN
-    where :func:`uses_onednn` says so, in forward and for the input's gradient, and without
-    autograd from the weight's packed layout inside :func:`reuse_packed_weights`; elsewhere
-    exactly ``nn.Linear``. Input (..., in_features), output (..., out_features)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not uses_onednn(x, self.weight):
-            return F.linear(x, self.weight, self.bias)
-        if torch.is_grad_enabled():
-            return _Linear.apply(x, self.weight, self.bias)
-        return linear(x, self.weight, self.bias, pack=True)

@@ -1,14 +1,14 @@
 """Window attention for CUDA training through the memory-efficient fused kernel, saving the
-relative bias and the mask apart.
+relative bias and the mask apart: a drop-in for :func:`swin_mm.models.attention.window_attention`
+without dropout.
 
 Called through ``F.scaled_dot_product_attention``, the kernel takes one additive bias and autograd
-keeps it for backward: for a shifted block that is the sum bias + mask, (nW, h, N, N) per block
-(~60 MiB of a Swin-T 800x800 training step, 0.76x of MMDetection's activation memory instead of
-0.72x). Here the kernel is called directly (``aten._scaled_dot_product_efficient_attention`` and
-its backward); the sum is built in forward and rebuilt in backward from the (h, N, N) bias and
-the cached (nW, 1, N, N) mask, so nothing N x N per window is kept. The sum is written into a
-buffer whose rows are padded to a multiple of 8 elements, the stride alignment the kernel needs
-(SDPA would otherwise copy it into one), and it covers all B * nW windows in one call.
+keeps it for backward: for a shifted block that is the sum bias + mask, (nW, h, N, N) per block.
+Here the kernel is called directly (``aten._scaled_dot_product_efficient_attention`` and its
+backward); the sum is built in forward and rebuilt in backward from the (h, N, N) bias and the
+cached (nW, N, N) mask, so nothing N x N per window is kept. The sum is written into a buffer
+whose rows are padded to a multiple of 8 elements, the stride alignment the kernel needs (SDPA
+would otherwise copy it into one), and it covers all B * nW windows in one call.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from typing import Optional
 
 import torch
 
-from .fused_attention import split_heads
-from .window import round_up
+from ..ops.window import attention_bias, round_up
+from .sdpa import split_heads
 
-__all__ = ['efficient_window_attention']
+__all__ = ['efficient_window_attention', 'aligned_attention_bias']
 
 #: Stride alignment, in elements, of the kernel's bias (16 bytes: 8 bf16/fp16 or 4 fp32 values).
 BIAS_ALIGNMENT = 8
@@ -39,13 +39,13 @@ def _kernel_backward(grad_out, q, k, v, attn_bias, out, logsumexp, seed, offset,
         [True, True, True, bias_grad], False, scale=scale)
 
 
-def attention_bias(bias: torch.Tensor, mask: Optional[torch.Tensor], num_windows: int
-                   ) -> torch.Tensor:
-    """bias (+ mask) for every window, in the kernel's layout, without copying a padded version.
+def aligned_attention_bias(bias: torch.Tensor, mask: Optional[torch.Tensor], num_windows: int
+                           ) -> torch.Tensor:
+    """:func:`~swin_mm.ops.window.attention_bias` for every window, in the kernel's layout.
 
     Args:
         bias: (h, N, N) relative-position bias.
-        mask: (nW, 1, N, N) additive mask (any floating dtype; the sum takes ``bias``'s), or None.
+        mask: (nW, N, N) additive mask, or None.
         num_windows: B * nW, windows of all images, image-major.
     Returns:
         (B * nW, h, N, N) in ``bias``'s dtype, rows stored with a stride that is a multiple of
@@ -53,13 +53,11 @@ def attention_bias(bias: torch.Tensor, mask: Optional[torch.Tensor], num_windows
     """
     h, N, _ = bias.shape
     stride = round_up(N, BIAS_ALIGNMENT)
+    nW = 1 if mask is None else mask.shape[0]
+    out = bias.new_empty(num_windows // nW if mask is not None else 1, nW, h, N, stride)[..., :N]
+    attention_bias(bias, mask, out=out)
     if mask is None:
-        out = bias.new_empty(h, N, stride)[..., :N]
-        return out.copy_(bias).expand(num_windows, h, N, N)
-    nW = mask.shape[0]
-    shape = (num_windows // nW, nW, h, N, N)
-    out = bias.new_empty(*shape[:-1], stride)[..., :N]
-    torch.add(bias.expand(shape), mask.expand(shape), out=out)
+        return out[0, 0].expand(num_windows, h, N, N)
     return out.view(num_windows, h, N, N)
 
 
@@ -73,7 +71,7 @@ class _EfficientWindowAttention(torch.autograd.Function):
     def forward(ctx, qkv, bias, mask, num_heads, scale):
         ctx.num_heads, ctx.scale = num_heads, scale
         q, k, v = _split(qkv, num_heads)
-        attn_bias = attention_bias(bias.detach(), mask, qkv.shape[0])
+        attn_bias = aligned_attention_bias(bias.detach(), mask, qkv.shape[0])
         out, logsumexp, seed, offset = _kernel_forward(q, k, v, attn_bias, scale)
         ctx.save_for_backward(qkv, bias, mask, out, logsumexp, seed, offset)
         # out is (Bw, h, N, d) over (Bw, N, h, d) storage: the merged heads are a view, which the
@@ -88,9 +86,9 @@ class _EfficientWindowAttention(torch.autograd.Function):
         q, k, v = _split(qkv, h)
         grad_out = grad_out.to(out.dtype).contiguous().view(Bw, N, h, C // h).transpose(1, 2)
         bias_grad = ctx.needs_input_grad[1]
-        dq, dk, dv, dbias = _kernel_backward(
-            grad_out, q, k, v, attention_bias(bias.detach(), mask, Bw), out, logsumexp, seed,
-            offset, ctx.scale, bias_grad)
+        attn_bias = aligned_attention_bias(bias.detach(), mask, Bw)
+        dq, dk, dv, dbias = _kernel_backward(grad_out, q, k, v, attn_bias, out, logsumexp, seed,
+                                             offset, ctx.scale, bias_grad)
         # one copy into the qkv layout (Bw, N, 3, h, d)
         grad_qkv = torch.stack([g.transpose(1, 2) for g in (dq, dk, dv)], dim=2)
         grad_bias = dbias.sum(0) if bias_grad else None
@@ -107,7 +105,7 @@ def efficient_window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Opti
     Args:
         qkv: (B * nW, N, 3C), channels ordered (q/k/v, head, d), on CUDA.
         bias: (h, N, N) relative-position bias, in qkv's dtype.
-        mask: (nW, 1, N, N) additive mask (constant), or None.
+        mask: (nW, N, N) additive mask (constant), or None.
         num_heads: h.
         scale: logit scale.
     Returns:

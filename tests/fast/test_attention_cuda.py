@@ -6,9 +6,9 @@ kernel on a GPU."""
 import pytest
 import torch
 
-import swin_mm.ops.efficient_attention as efficient
-from swin_mm.ops.efficient_attention import attention_bias, efficient_window_attention
-from swin_mm.ops.recompute import window_attention
+import swin_mm.fast.attention_cuda as efficient
+from swin_mm.fast.attention_cpu import window_attention
+from swin_mm.fast.attention_cuda import aligned_attention_bias, efficient_window_attention
 from swin_mm.profiling import saved_activation_bytes
 
 
@@ -40,11 +40,11 @@ def reference_kernel(monkeypatch):
 
 
 def _inputs(dtype=torch.double):
-    """qkv (B * nW, N, 3C) for B=2, nW=3, N=5, h=2, d=4; bias (h, N, N); mask (nW, 1, N, N)."""
+    """qkv (B * nW, N, 3C) for B=2, nW=3, N=5, h=2, d=4; bias (h, N, N); mask (nW, N, N)."""
     torch.manual_seed(0)
     qkv = torch.randn(6, 5, 24, dtype=dtype, requires_grad=True)
     bias = torch.randn(2, 5, 5, dtype=dtype, requires_grad=True)
-    return qkv, bias, torch.randn(3, 1, 5, 5, dtype=dtype)
+    return qkv, bias, torch.randn(3, 5, 5, dtype=dtype)
 
 
 @pytest.mark.parametrize('with_mask', [True, False])
@@ -68,22 +68,22 @@ def test_equals_the_cpu_training_path(with_mask):
         torch.testing.assert_close(a, b)
 
 
-def test_attention_bias_covers_every_image_and_window():
+def test_aligned_attention_bias_covers_every_image_and_window():
     _, bias, mask = _inputs()
-    full = attention_bias(bias.detach(), mask, 6)  # B=2 images of nW=3 windows
+    full = aligned_attention_bias(bias.detach(), mask, 6)  # B=2 images of nW=3 windows
     assert full.shape == (6, 2, 5, 5) and full.stride(2) % efficient.BIAS_ALIGNMENT == 0
     for b in range(2):
         for w in range(3):
             torch.testing.assert_close(full[3 * b + w], bias.detach() + mask[w])
-    shared = attention_bias(bias.detach(), None, 6)
+    shared = aligned_attention_bias(bias.detach(), None, 6)
     assert shared.stride(0) == 0 and torch.equal(shared[4], bias.detach())
 
 
 def test_mask_in_another_dtype_is_added_in_the_bias_dtype():
     _, bias, mask = _inputs(torch.float32)
-    full = attention_bias(bias.detach().bfloat16(), mask, 3)
+    full = aligned_attention_bias(bias.detach().bfloat16(), mask, 3)
     assert full.dtype == torch.bfloat16
-    expected = (bias.detach().bfloat16().float() + mask).expand(3, 2, 5, 5)
+    expected = (bias.detach().bfloat16().float() + mask[:, None]).expand(3, 2, 5, 5)
     torch.testing.assert_close(full.float(), expected, atol=0.02, rtol=0.01)
 
 

@@ -1,9 +1,11 @@
-"""The recomputing autograd functions: exact gradients (gradcheck) and less saved memory."""
+"""CPU training attention: equal to the reference function, exact gradients (gradcheck), over
+ranges of windows, and less saved memory."""
 import torch
 import torch.nn.functional as F
 
-from swin_mm.ops.recompute import (chunked_mlp, gelu_linear, projected_window_attention,
-                                   window_attention)
+from swin_mm.fast import chunks
+from swin_mm.fast.attention_cpu import projected_window_attention, window_attention
+from swin_mm.models import attention as reference
 from swin_mm.profiling import saved_activation_bytes
 
 
@@ -26,27 +28,18 @@ def _merge(out):
 def test_window_attention_gradcheck_with_and_without_mask():
     qkv = _qkv()
     bias = torch.randn(2, 5, 5, dtype=torch.double, requires_grad=True)
-    mask = torch.randn(3, 1, 5, 5, dtype=torch.double)
+    mask = torch.randn(3, 5, 5, dtype=torch.double)
     for m in (mask, None):
         assert torch.autograd.gradcheck(lambda t, b: window_attention(t, b, m, 2, 0.3), (qkv, bias))
 
 
-def test_window_attention_equals_sdpa():
+def test_window_attention_equals_the_reference_function():
     qkv = _qkv(dtype=torch.float32)
     bias = torch.randn(2, 5, 5)
-    mask = torch.randn(3, 1, 5, 5)
-    ref = F.scaled_dot_product_attention(*_heads(qkv), attn_mask=bias + mask, scale=0.3)
-    torch.testing.assert_close(window_attention(qkv, bias, mask, 2, 0.3), _merge(ref))
-
-
-def test_gelu_linear_gradcheck_and_value():
-    torch.manual_seed(0)
-    h = torch.randn(2, 3, 6, dtype=torch.double, requires_grad=True)
-    w = torch.randn(4, 6, dtype=torch.double, requires_grad=True)
-    b = torch.randn(4, dtype=torch.double, requires_grad=True)
-    assert torch.autograd.gradcheck(gelu_linear, (h, w, b))
-    assert torch.autograd.gradcheck(lambda h, w: gelu_linear(h, w, None), (h, w))
-    torch.testing.assert_close(gelu_linear(h, w, b), F.linear(F.gelu(h), w, b))
+    mask = torch.randn(3, 5, 5)
+    for m in (mask, None):
+        torch.testing.assert_close(window_attention(qkv, bias, m, 2, 0.3),
+                                   reference.window_attention(qkv, bias, m, 2, 0.3))
 
 
 def test_saves_less_than_the_plain_ops():
@@ -60,10 +53,6 @@ def test_saves_less_than_the_plain_ops():
     # q, k, v and the output (which the projection after it keeps anyway), nothing N x N
     assert lean == qkv.numel() * 4 + qkv.numel() // 3 * 4
     assert lean < plain
-    h = torch.randn(7, 16, requires_grad=True)
-    w = torch.randn(4, 16, requires_grad=True)
-    assert saved_activation_bytes(lambda: gelu_linear(h, w, None), exclude=[w]) == h.numel() * 4
-    assert saved_activation_bytes(lambda: F.linear(F.gelu(h), w), exclude=[w]) == 2 * h.numel() * 4
 
 
 def test_window_attention_backward_takes_a_non_contiguous_gradient():
@@ -71,7 +60,7 @@ def test_window_attention_backward_takes_a_non_contiguous_gradient():
     result as the contiguous ones."""
     qkv = _qkv(dtype=torch.float32)
     bias = torch.randn(2, 5, 5, requires_grad=True)
-    mask = torch.randn(3, 1, 5, 5)
+    mask = torch.randn(3, 5, 5)
     grad = torch.randn(6, 8, 5).transpose(1, 2)  # (6, 5, 8), not contiguous
     before = grad.clone()
     out = window_attention(qkv, bias, mask, 2, 0.3)
@@ -82,7 +71,7 @@ def test_window_attention_backward_takes_a_non_contiguous_gradient():
     for a, b in zip(strided, dense):
         torch.testing.assert_close(a, b)
     q, k, v = _heads(qkv)
-    ref = _merge(torch.softmax(q @ k.transpose(-2, -1) * 0.3 + bias + mask, -1) @ v)
+    ref = _merge(torch.softmax(q @ k.transpose(-2, -1) * 0.3 + bias + mask[:, None], -1) @ v)
     for a, b in zip(strided, torch.autograd.grad(ref, (qkv, bias), grad)):
         torch.testing.assert_close(a, b)
 
@@ -92,7 +81,7 @@ def test_window_attention_forward_takes_the_fused_kernel():
     mask flagged requires_grad and falls back to its unfused math)."""
     qkv = _qkv(dtype=torch.float32)
     bias = torch.randn(2, 5, 5, requires_grad=True)
-    for mask in (None, torch.zeros(3, 1, 5, 5)):
+    for mask in (None, torch.zeros(3, 5, 5)):
         with torch.profiler.profile() as prof:
             window_attention(qkv, bias, mask, 2, 0.3)
         names = {e.name for e in prof.events()}
@@ -100,69 +89,20 @@ def test_window_attention_forward_takes_the_fused_kernel():
         assert 'aten::_scaled_dot_product_attention_math' not in names, names
 
 
-def _mlp_inputs(dtype=torch.double):
-    """x (2, 5, 6) tokens, fc1 6 -> 8, fc2 8 -> 4, all requiring grad."""
-    torch.manual_seed(0)
-    shapes = ((2, 5, 6), (8, 6), (8,), (4, 8), (4,))
-    return [torch.randn(s, dtype=dtype, requires_grad=True) for s in shapes]
-
-
-def _plain_mlp(x, w1, b1, w2, b2):
-    return F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)
-
-
-def test_chunked_mlp_in_ragged_chunks_is_exact(monkeypatch):
-    """Chunks of 3 tokens (10 tokens: a ragged last chunk), with and without either bias: values
-    are the plain ops' and gradients pass gradcheck."""
-    import swin_mm.ops.linear_gelu as module
-    monkeypatch.setattr(module, 'CHUNK_BYTES', 3 * 8 * 8)
-    x, w1, b1, w2, b2 = _mlp_inputs()
-    for bias1, bias2 in ((b1, b2), (None, b2), (b1, None)):
-        torch.testing.assert_close(chunked_mlp(x, w1, bias1, w2, bias2),
-                                   _plain_mlp(x, w1, bias1, w2, bias2))
-        assert torch.autograd.gradcheck(
-            lambda x, w1, w2: chunked_mlp(x, w1, bias1, w2, bias2), (x, w1, w2))
-    assert torch.autograd.gradcheck(chunked_mlp, (x, w1, b1, w2, b2))
-
-
-def test_chunked_mlp_gradients_of_only_what_needs_them():
-    """Frozen weights (or an input that needs no gradient) get None, the rest the plain ops'."""
-    x, w1, b1, w2, b2 = _mlp_inputs(torch.float32)
-    grad = torch.randn(2, 5, 4)
-    expected = torch.autograd.grad(_plain_mlp(x, w1, b1, w2, b2), (x, w1, b1, w2, b2), grad)
-    for frozen in (w1, x):
-        frozen.requires_grad_(False)
-        inputs = [t for t in (x, w1, b1, w2, b2) if t.requires_grad]
-        got = torch.autograd.grad(chunked_mlp(x, w1, b1, w2, b2), inputs, grad)
-        want = [e for t, e in zip((x, w1, b1, w2, b2), expected) if t.requires_grad]
-        for a, b in zip(got, want):
-            torch.testing.assert_close(a, b)
-        frozen.requires_grad_(True)
-
-
-def test_chunked_mlp_saves_its_input_and_the_pre_activation_only():
-    x, w1, b1, w2, b2 = _mlp_inputs(torch.float32)
-    params = [w1, b1, w2, b2]
-    lean = saved_activation_bytes(lambda: chunked_mlp(x, w1, b1, w2, b2), exclude=params)
-    assert lean == (10 * 6 + 10 * 8) * 4  # x and fc1's output, no GELU output
-    assert lean < saved_activation_bytes(lambda: _plain_mlp(x, w1, b1, w2, b2), exclude=params)
-
-
 def test_projected_window_attention_is_the_projection_then_the_attention(monkeypatch):
     """The qkv projection inside, its gradients taken range of windows by range (ranges of 2
     windows, within an image, and of whole images), with and without mask and qkv bias: values
     equal the projection followed by window_attention, and gradients pass gradcheck."""
-    import swin_mm.ops.linear_gelu as module
     torch.manual_seed(0)
     x = torch.randn(6, 5, 8, dtype=torch.double, requires_grad=True)  # B=2, nW=3, N=5, C=8
     weight = torch.randn(24, 8, dtype=torch.double, requires_grad=True)
     qkv_bias = torch.randn(24, dtype=torch.double, requires_grad=True)
     bias = torch.randn(2, 5, 5, dtype=torch.double, requires_grad=True)
-    mask = torch.randn(3, 1, 5, 5, dtype=torch.double)
+    mask = torch.randn(3, 5, 5, dtype=torch.double)
     for windows in (2, 3):
-        monkeypatch.setattr(module, 'CHUNK_BYTES', windows * 2 * 5 * 5 * 8)
+        monkeypatch.setattr(chunks, 'CHUNK_BYTES', windows * 2 * 5 * 5 * 8)
         for m, b in ((mask, qkv_bias), (None, qkv_bias), (mask, None)):
-            expected = window_attention(F.linear(x, weight, b), bias, m, 2, 0.3)
+            expected = reference.window_attention(F.linear(x, weight, b), bias, m, 2, 0.3)
             torch.testing.assert_close(
                 projected_window_attention(x, weight, b, bias, m, 2, 0.3), expected)
             assert torch.autograd.gradcheck(
@@ -196,12 +136,11 @@ def test_window_attention_backward_in_chunks_of_windows(monkeypatch):
     """The backward runs over ranges of windows (whole images, or part of one, when the mask
     differs per window): with ranges of 2 and 4 windows (B=2 images of nW=3) gradients are
     exact."""
-    import swin_mm.ops.linear_gelu as module
     qkv = _qkv()
     bias = torch.randn(2, 5, 5, dtype=torch.double, requires_grad=True)
-    mask = torch.randn(3, 1, 5, 5, dtype=torch.double)
+    mask = torch.randn(3, 5, 5, dtype=torch.double)
     for windows in (2, 4):  # within one image; one whole image per range (B=2 of nW=3)
-        monkeypatch.setattr(module, 'CHUNK_BYTES', windows * 2 * 5 * 5 * 8)
+        monkeypatch.setattr(chunks, 'CHUNK_BYTES', windows * 2 * 5 * 5 * 8)
         for m in (mask, None):
             assert torch.autograd.gradcheck(lambda t, b: window_attention(t, b, m, 2, 0.3),
                                             (qkv, bias))

@@ -6,20 +6,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from swin_mm.ops import gemm
+from swin_mm.fast import gemm
+from swin_mm.fast.dispatch import FastLinear
 
 ONEDNN_AVAILABLE = gemm.choose_onednn('onednn')
-BOTH = [False, pytest.param(True, marks=pytest.mark.skipif(
-    not ONEDNN_AVAILABLE, reason="this torch build has no oneDNN linear"))]
-
-
-@pytest.fixture(params=BOTH, ids=['mkl', 'onednn'])
-def library(request, monkeypatch):
-    """Run the test with the products on MKL, then on oneDNN (whatever this CPU would choose)."""
-    monkeypatch.setattr(gemm, 'ONEDNN', request.param)
-    return request.param
-
-
 def test_choice_follows_the_setting_then_the_cpu_vendor():
     assert not gemm.choose_onednn('mkl', vendor='AuthenticAMD')
     assert gemm.choose_onednn('onednn', vendor='GenuineIntel') == ONEDNN_AVAILABLE
@@ -67,7 +57,7 @@ def test_linear_module_is_nn_linear(library, bias):
     """Same parameters and state-dict keys; same outputs and gradients, also for a broadcast
     incoming gradient and a frozen weight."""
     torch.manual_seed(0)
-    ours = gemm.Linear(24, 40, bias=bias)
+    ours = FastLinear(24, 40, bias=bias)
     ref = torch.nn.Linear(24, 40, bias=bias)
     ref.load_state_dict(ours.state_dict())
     x = torch.randn(2, 5, 24, requires_grad=True)
@@ -150,7 +140,7 @@ def test_packed_weight_is_reused_within_a_span_and_follows_every_change():
 def test_linear_module_inference_from_packed_weight_survives_changes_and_copies(monkeypatch):
     monkeypatch.setattr(gemm, 'ONEDNN', True)
     torch.manual_seed(0)
-    layer, x = gemm.Linear(24, 40), torch.randn(3, 24)
+    layer, x = FastLinear(24, 40), torch.randn(3, 24)
     with torch.no_grad():
         for _ in range(2):
             with gemm.reuse_packed_weights():
@@ -159,7 +149,7 @@ def test_linear_module_inference_from_packed_weight_survives_changes_and_copies(
     twin = copy.deepcopy(layer)  # nothing of the packed layout lives on the module
     assert set(twin.state_dict()) == {'weight', 'bias'}
     with torch.inference_mode(), gemm.reuse_packed_weights():
-        made_there = gemm.Linear(24, 40)  # an inference tensor: no version counter, no matter
+        made_there = FastLinear(24, 40)  # an inference tensor: no version counter, no matter
         torch.testing.assert_close(made_there(x), F.linear(x, made_there.weight, made_there.bias))
 
 

@@ -1,4 +1,4 @@
-"""swin_mm.engine.allocator: freed tensor memory stays in the process (glibc)."""
+"""swin_mm.fast.allocator: freed tensor memory stays in the process (glibc)."""
 import ctypes
 import os
 import subprocess
@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from swin_mm.engine import keep_freed_memory
+from swin_mm.fast.allocator import keep_freed_memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 glibc = pytest.mark.skipif(not hasattr(ctypes.CDLL(None), 'mallinfo2'), reason='needs glibc 2.33+')
@@ -19,7 +19,7 @@ _PROBE = textwrap.dedent('''
     import torch
     setting = sys.argv[1]
     if setting == 'allocator':
-        from swin_mm.engine.allocator import keep_freed_memory
+        from swin_mm.fast.allocator import keep_freed_memory
         print(keep_freed_memory())
     elif setting == 'tools':
         from swin_mm.engine import prepare_runtime

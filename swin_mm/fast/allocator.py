@@ -2,12 +2,10 @@
 
 By default glibc serves blocks over an adaptive threshold (128 KiB, rising to 32 MiB) with fresh
 ``mmap`` calls and gives the top of its heap back once more than twice that lies free. A forward
-pass allocates and frees hundreds of such blocks (Swin-T at 800x1216: 23 MB maps, qkv chunks,
-attention outputs), so the memory goes back to the kernel and every pass touches fresh pages
-again, one page fault per 4 KiB. Measured on this project's 2-core AMD machine (Swin-T 800x1216,
-medians of three alternating processes each): inference forward 0.643 -> 0.575 s, training step
-2.44 -> 2.28 s. The peak memory is unchanged; what a process frees stays in it (up to
-:data:`KEEP_BYTES`) for its next step.
+pass allocates and frees hundreds of such blocks (maps, qkv chunks, attention outputs), so the
+memory goes back to the kernel and every pass touches fresh pages again, one page fault per 4 KiB
+(docs/performance.md has the gain). The peak memory is unchanged; what a process frees stays in
+it (up to :data:`KEEP_BYTES`) for its next step.
 
 Called by ``tools/train.py``, ``tools/test.py`` (through
 :func:`swin_mm.engine.prepare_runtime`) and ``tools/benchmark.py`` (both implementations alike);
