@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.swin_mm-installed
 
-.PHONY: env demo demo-seg test test-fast bench clean-env
+.PHONY: env demo demo-seg test clean-env
 
 env: $(STAMP)
 

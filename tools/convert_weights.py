@@ -3,10 +3,6 @@
     python tools/convert_weights.py SRC DST [--format official|timm|openmmlab] [--prefix backbone.]
 """
 import argparse
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 
 def main(argv=None):

@@ -11,11 +11,8 @@ depends on how many boxes survive to the mask head, so whole-model numbers are a
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
-
-import torch  # noqa: E402
+import torch
 
 
 def parse_args(argv=None):

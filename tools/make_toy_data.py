@@ -4,11 +4,7 @@
         [--seed 0]
 """
 import argparse
-import os.path as osp
-import sys
 import time
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 
 def main(argv=None):

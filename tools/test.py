@@ -6,10 +6,6 @@
 import argparse
 import inspect
 import os
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
 
 def parse_args(argv=None):

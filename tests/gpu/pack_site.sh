@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Pack what tools/gpu_checks.sh needs beside torch, for a CUDA machine with torch but without the
+# Pack what tests/gpu/run_checks.sh needs beside torch, for a CUDA machine with torch but without the
 # OpenMMLab packages and without network (as the lent GPU machines here: Python 3.12, torch 2.11).
-#   bash tools/gpu_site.sh [DIR]      (default .devpkgs; run here, in a checkout with .venv built)
+#   bash tests/gpu/pack_site.sh [DIR]      (default .devpkgs; run here, in a checkout with .venv built)
 # On the GPU machine, with DIR carried along:
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site DIR/whl/*.whl
 #   cp -r DIR/py/* /tmp/site/ && cp DIR/mmcv_ext_stub.py /tmp/site/mmcv/_ext.py
-#   PYTHONPATH=/tmp/site bash tools/gpu_checks.sh $OUT
+#   PYTHONPATH=/tmp/site bash tests/gpu/run_checks.sh $OUT
 # mmcv travels as its Python code only, its compiled ops replaced by a stub that raises if called:
 # building them with CUDA takes far longer than a lease, and the Swin backbone uses none of them.
 set -euo pipefail

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 7 in one go (CI has no GPU): the CUDA tests, then the benchmark against
+# The GPU checks in one go (CI has no GPU): the CUDA tests, then the benchmark against
 # MMDetection in fp32 and bf16 autocast. Needs torch with CUDA, mmengine, mmcv and mmdet.
-#   bash tools/gpu_checks.sh [OUT_DIR]      (default results/; logs and JSON land there)
+#   bash tests/gpu/run_checks.sh [OUT_DIR]      (default results/; logs and JSON land there)
+# Run from the repository root; swin_mm is imported from this checkout (no install needed).
 set -uo pipefail
+export PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
 out=${1:-results}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
