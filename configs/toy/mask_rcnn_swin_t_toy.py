@@ -1,8 +1,7 @@
 # Mask R-CNN Swin-T on the built-in toy dataset, sized for 2 CPU cores: the real config with the
 # data (toy shapes, 5 classes), image scale (160 px) and schedule of _base_/toy_coco.py. Proposal
-# and RoI counts are scaled down with the images: the RoI heads dominate CPU time once the model
-# learns (every positive RoI goes through the mask head's four 256-channel convolutions): with 32
-# RoIs sampled per image, not 64, a step of the trained demo model takes 1.32 s, not 1.49.
+# and RoI counts are scaled down with the images, since the RoI heads dominate CPU time once the
+# model learns. Results: docs/demos.md.
 _base_ = ['../mask_rcnn_swin_t_coco.py', './_base_/toy_coco.py']
 model = dict(
     backbone=dict(init_cfg=None, drop_path_rate=0.0),  # no ImageNet weights offline

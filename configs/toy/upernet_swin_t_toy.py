@@ -52,10 +52,9 @@ val_dataloader = dict(
     dataset=dict(**toy_dataset, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-# Schedule: 400 iterations of batch 4 (~1.7-2.2 s each on 2 cores), 50-iteration warm-up, then
-# poly to 0. Learning rate 1e-4, as the detection toys (see toy/_base_/toy_coco.py). mIoU 82.2 at
-# iteration 200 and 91.0 at 400 (12.2-12.9 min for make demo-seg); on scenes in random colours,
-# where only the outline tells the classes apart, 22.2 (README, "What made segmentation learn").
+# Schedule: 400 iterations of batch 4, 50-iteration warm-up, then poly to 0. Learning rate 1e-4,
+# as the detection toys (see toy/_base_/toy_coco.py). Results and the experiments behind these
+# choices: docs/demos.md.
 max_iters = 400
 optim_wrapper = dict(optimizer=dict(lr=1e-4, fused=True))  # fused: see toy/_base_/toy_coco.py
 param_scheduler = [

@@ -9,7 +9,7 @@ toy_train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomFlip', prob=0.5),
-    # Two scales, not three: without 192 px a step of the trained demo model takes 1.15 s, not 1.32.
+    # Two scales, not three: the 192 px scale costs more step time than it gives the toy task.
     dict(type='RandomChoiceResize', scales=[(128, 128), (160, 160)], keep_ratio=True),
     dict(type='PackDetInputs'),
 ]
@@ -33,11 +33,9 @@ toy_val_evaluator = dict(ann_file=toy_data_root + 'annotations/instances_val2017
 
 # Schedule: 4 epochs of 200 iterations (batch 2), a 50-iteration warm-up, one step (x0.1) before
 # the last epoch. The paper's learning rate, 1e-4, though the batch is 2, not 16: from scratch at
-# batch 2 it is the best of those measured (bbox mAP at iteration 400 on the toy val split:
-# 0.098 / 0.127 / 0.093 at 5e-5 / 1e-4 / 2e-4, and 0.013 at the 5e-4 this config used before).
+# batch 2 it was the best of those tried (docs/demos.md).
 toy_max_epochs = 4
-# fused=True: AdamW's update as one kernel over all tensors, not a Python loop over 219 of them
-# (measured here for Mask R-CNN Swin-T's 47M parameters: 110 -> 34 ms of a ~1 s step).
+# fused=True: AdamW's update as one kernel over all tensors, not a Python loop over each of them.
 toy_optim_wrapper = dict(optimizer=dict(lr=1e-4, fused=True), clip_grad=dict(max_norm=10.0))
 toy_param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=50),

@@ -1,0 +1,92 @@
+"""Write the benchmark tables of docs/performance.md (and the README's summary) from the JSON
+that tools/benchmark.py saves.
+
+    python docs/tables.py [results/benchmark_cpu.json] [--write]
+
+Without --write the tables are printed; with it they replace the blocks between
+``<!-- NAME start -->`` and ``<!-- NAME end -->`` in docs/performance.md and README.md.
+"""
+import argparse
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARCH = {'tiny': 'Swin-T', 'small': 'Swin-S', 'base': 'Swin-B', 'large': 'Swin-L'}
+
+
+def caption(result):
+    return (f"{result['device']}, {result['threads']} threads, torch {result['torch']}, batch "
+            f"{result['batch']}; CPU products through {result.get('cpu_products', '?')}; fp32 "
+            f"matmul {max(result['matmul_gflops'].values()):.0f} GFLOP/s. Median of "
+            f"alternating samples, seconds.")
+
+
+def speed_table(result, sizes=None):
+    lines = ['| arch | input | forward swin_mm / mmdet | speed-up | fwd+bwd swin_mm / mmdet | '
+             'speed-up | forward % of matmul |', '|---|---|---|---|---|---|---|']
+    rows = {}
+    for row in result['rows']:
+        if row['dtype'] == 'fp32':
+            rows.setdefault((row['arch'], tuple(row['size'])), {})[row['mode']] = row
+    for (arch, size), modes in rows.items():
+        if sizes and f'{size[0]}x{size[1]}' not in sizes:
+            continue
+        fwd, step = modes.get('forward'), modes.get('fwd+bwd')
+        cells = [ARCH.get(arch, arch), f'{size[0]}x{size[1]}']
+        for row in (fwd, step):
+            cells += ([f"{row['swin_mm_s']:.3f} / {row['mmdet_s']:.3f}", f"{row['speedup']:.2f}x"]
+                      if row else ['-', '-'])
+        cells.append(f"{100 * fwd['fraction_of_matmul']:.0f}%" if fwd else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def memory_table(result):
+    lines = ['| arch | input | swin_mm | MMDetection | ratio | swin_mm `with_cp=True` |',
+             '|---|---|---|---|---|---|']
+    for m in result.get('memory', []):
+        lines.append(f"| {ARCH.get(m['arch'], m['arch'])} | {m['size'][0]}x{m['size'][1]} | "
+                     f"{m['swin_mm_mib']:.0f} MiB | {m['mmdet_mib']:.0f} MiB | "
+                     f"{m['swin_mm_mib'] / m['mmdet_mib']:.2f}x | "
+                     f"{m['swin_mm_with_cp_mib']:.0f} MiB |")
+    return '\n'.join(lines)
+
+
+def blocks(result):
+    return {
+        'cpu-benchmark': f'{caption(result)}\n\n{speed_table(result)}',
+        'cpu-memory': memory_table(result),
+        'benchmark-summary': (f'CPU: {caption(result)}\n\n'
+                              + speed_table(result, sizes={'800x1216'})),
+    }
+
+
+def replace_blocks(path, new):
+    with open(path) as f:
+        text = f.read()
+    for name, body in new.items():
+        pattern = re.compile(rf'(<!-- {name} start -->\n).*?(\n<!-- {name} end -->)', re.S)
+        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('json', nargs='?', default=os.path.join(ROOT, 'results',
+                                                                'benchmark_cpu.json'))
+    parser.add_argument('--write', action='store_true')
+    args = parser.parse_args(argv)
+    with open(args.json) as f:
+        new = blocks(json.load(f))
+    if not args.write:
+        for name, body in new.items():
+            print(f'<!-- {name} -->\n{body}\n')
+        return
+    for doc in ('docs/performance.md', 'README.md'):
+        replace_blocks(os.path.join(ROOT, doc), new)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,64 @@
+"""The README's commands exist as written, and docs/tables.py writes the benchmark tables."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers.tools import ROOT
+
+README = open(os.path.join(ROOT, 'README.md')).read()
+TOOLS = sorted(set(re.findall(r'python (tools/\w+\.py)', README)))
+
+
+def test_readme_names_only_tools_and_targets_that_exist():
+    assert TOOLS, 'the README shows no tool'
+    for tool in TOOLS:
+        assert os.path.isfile(os.path.join(ROOT, tool)), tool
+    makefile = open(os.path.join(ROOT, 'Makefile')).read()
+    for target in set(re.findall(r'make ([a-z-]+)', README)):
+        assert re.search(rf'^{target}:', makefile, re.M), f'make {target}'
+    for script in re.findall(r'bash (tools/\S+\.sh|tests/gpu/\S+\.sh)', README):
+        assert os.path.isfile(os.path.join(ROOT, script)), script
+
+
+@pytest.mark.parametrize('tool', TOOLS)
+def test_every_tool_in_the_readme_answers_help(tool):
+    result = subprocess.run([sys.executable, tool, '--help'], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'usage:' in result.stdout
+
+
+def test_tables_are_written_between_the_markers(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, 'docs'))
+    try:
+        import tables
+    finally:
+        sys.path.pop(0)
+    row = dict(arch='tiny', size=[800, 1216], dtype='fp32', swin_mm_s=0.5, mmdet_s=1.0,
+               speedup=2.0, fraction_of_matmul=0.64)
+    result = dict(device='CPU (AVX2)', threads=2, torch='2.13.0', batch=1, cpu_products='oneDNN',
+                  matmul_gflops={'fp32': 165.0},
+                  rows=[dict(row, mode='forward'), dict(row, mode='fwd+bwd', speedup=1.5,
+                                                        mmdet_s=0.75, fraction_of_matmul=None)],
+                  memory=[dict(arch='tiny', size=[800, 800], swin_mm_mib=996.0,
+                               mmdet_mib=1382.0, swin_mm_with_cp_mib=171.0)])
+    doc = tmp_path / 'doc.md'
+    doc.write_text('a\n<!-- cpu-benchmark start -->\nold\n<!-- cpu-benchmark end -->\nb\n')
+    tables.replace_blocks(str(doc), tables.blocks(result))
+    text = doc.read_text()
+    assert 'old' not in text and text.startswith('a\n') and text.endswith('\nb\n')
+    assert '| Swin-T | 800x1216 | 0.500 / 1.000 | 2.00x | 0.500 / 0.750 | 1.50x | 64% |' in text
+    assert 'CPU (AVX2), 2 threads, torch 2.13.0' in text
+    assert '0.72x' in tables.memory_table(result)
+    json.dumps(result)  # what tools/benchmark.py writes is plain JSON
+
+
+def test_readme_is_a_users_page():
+    assert len(README.splitlines()) <= 250
+    hashes = [h for h in re.findall(r'\b[0-9a-f]{7,40}\b', README)
+              if re.search('[a-f]', h) and re.search('[0-9]', h)]
+    assert not hashes, hashes
