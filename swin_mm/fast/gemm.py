@@ -2,9 +2,9 @@
 
 PyTorch's CPU build sends fp32 ``mm``/``addmm``/``F.linear`` to MKL, which takes its AVX2 code
 on CPUs that are not Intel's, while oneDNN (in the same build) compiles its kernels for the ISA it
-finds (docs/performance.md has the rates). So on non-Intel x86 CPUs the linear layers' products
-go through oneDNN (``torch.ops.mkldnn._linear_pointwise``): forward, input gradients, and weight
-gradients but for square weights (:func:`add_weight_grad`).
+finds (docs/performance.md has the rates). So on non-Intel x86 CPUs with AVX-512 the linear
+layers' products go through oneDNN (``torch.ops.mkldnn._linear_pointwise``): forward, input
+gradients, and weight gradients but for square weights (:func:`add_weight_grad`).
 
 ``SWIN_MM_CPU_GEMM=onednn`` or ``=mkl`` forces a choice; :data:`ONEDNN` holds it (tests set it
 to run both whatever the CPU). Only fp32 CPU tensors outside autocast and ``torch.compile`` are
@@ -33,36 +33,45 @@ ONEDNN_AVAILABLE = (torch.backends.mkldnn.is_available()
                     and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
 
 
-def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None) -> bool:
+def choose_onednn(setting: Optional[str] = None, vendor: Optional[str] = None,
+                  flags: Optional[str] = None) -> bool:
     """Whether the CPU products go through oneDNN.
 
     Args:
         setting: ``'onednn'``, ``'mkl'``, or None/``''`` for automatic (the default: the
             ``SWIN_MM_CPU_GEMM`` environment variable).
-        vendor: the CPU's ``vendor_id`` (default: read from ``/proc/cpuinfo``).
+        vendor: the CPU's ``vendor_id``; flags: its ``flags`` line (default: both read from
+            ``/proc/cpuinfo``).
     Returns:
         True for oneDNN: when asked, or automatically when this build has both libraries and the
-        CPU is x86 but not Intel's.
+        CPU is an x86 with AVX-512 that is not Intel's (there MKL runs its AVX2 code and oneDNN
+        its AVX-512 kernels; on AVX2-only CPUs MKL is as fast or faster).
     """
     setting = (os.environ.get('SWIN_MM_CPU_GEMM', '') if setting is None else setting).lower()
     if setting not in ('', 'onednn', 'mkl'):
         raise ValueError(f"SWIN_MM_CPU_GEMM={setting!r}: expected 'onednn', 'mkl' or unset")
     if setting:
         return setting == 'onednn' and ONEDNN_AVAILABLE
-    vendor = _cpu_vendor() if vendor is None else vendor
+    info = _cpu_info()
+    vendor = info.get('vendor_id', '') if vendor is None else vendor
+    flags = info.get('flags', '') if flags is None else flags
     return (ONEDNN_AVAILABLE and torch.backends.mkl.is_available()
-            and vendor not in ('', 'GenuineIntel'))
+            and vendor not in ('', 'GenuineIntel') and 'avx512f' in flags.split())
 
 
-def _cpu_vendor() -> str:
+def _cpu_info() -> dict:
+    """The first processor's fields of ``/proc/cpuinfo`` (empty where there is none)."""
+    info = {}
     try:
-        with open('/proc/cpuinfo') as info:
-            for line in info:
-                if line.startswith('vendor_id'):
-                    return line.split(':', 1)[1].strip()
+        with open('/proc/cpuinfo') as lines:
+            for line in lines:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(':')
+                info[key.strip()] = value.strip()
     except OSError:
         pass
-    return ''
+    return info
 
 
 #: Whether fp32 CPU products go through oneDNN (:func:`choose_onednn` at import).

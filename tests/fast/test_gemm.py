@@ -10,13 +10,19 @@ from swin_mm.fast import gemm
 from swin_mm.fast.dispatch import FastLinear
 
 ONEDNN_AVAILABLE = gemm.choose_onednn('onednn')
-def test_choice_follows_the_setting_then_the_cpu_vendor():
-    assert not gemm.choose_onednn('mkl', vendor='AuthenticAMD')
+AVX512 = 'fpu sse2 avx2 avx512f avx512bw'
+
+
+def test_choice_follows_the_setting_then_the_cpu():
+    assert not gemm.choose_onednn('mkl', vendor='AuthenticAMD', flags=AVX512)
     assert gemm.choose_onednn('onednn', vendor='GenuineIntel') == ONEDNN_AVAILABLE
-    assert not gemm.choose_onednn('', vendor='GenuineIntel')  # MKL runs its best code there
-    assert not gemm.choose_onednn('', vendor='')  # unknown (not x86 Linux): the plain ops
-    assert gemm.choose_onednn('', vendor='AuthenticAMD') == (
+    # MKL runs its best code on Intel's CPUs, and is as fast as oneDNN where there is no AVX-512
+    assert not gemm.choose_onednn('', vendor='GenuineIntel', flags=AVX512)
+    assert not gemm.choose_onednn('', vendor='AuthenticAMD', flags='fpu sse2 avx2 fma')
+    assert not gemm.choose_onednn('', vendor='', flags='')  # unknown (not x86 Linux)
+    assert gemm.choose_onednn('', vendor='AuthenticAMD', flags=AVX512) == (
         ONEDNN_AVAILABLE and torch.backends.mkl.is_available())
+    assert isinstance(gemm._cpu_info().get('flags', ''), str)
     with pytest.raises(ValueError, match=r"SWIN_MM_CPU_GEMM='blas'.*'onednn', 'mkl'"):
         gemm.choose_onednn('blas')
 
