@@ -162,7 +162,7 @@ def main(argv=None):
                   cpu_description(), batch=args.batch,
                   threads=torch.get_num_threads(), torch=torch.__version__, rows=[],
                   keep_freed_memory=kept,
-                  cpu_products='oneDNN' if gemm.ONEDNN else 'torch.mm',
+                  cpu_products='oneDNN' if gemm.ONEDNN else 'MKL',
                   matmul_gflops={k: max(v.values()) for k, v in by_library.items()},
                   matmul_gflops_by_library=by_library)
     print(f'device: {result["device"]}, {result["threads"]} threads, batch {args.batch}, '
