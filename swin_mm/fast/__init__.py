@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-__all__ = ['fast_enabled']
+import torch
+
+__all__ = ['fast_enabled', 'autocast_off']
 
 
 def fast_enabled(requested: Optional[bool] = True) -> bool:
@@ -20,3 +22,10 @@ def fast_enabled(requested: Optional[bool] = True) -> bool:
     if setting not in ('0', '1', 'false', 'true', 'no', 'yes', ''):
         raise ValueError(f'SWIN_MM_FAST={setting!r}: expected 0 or 1')
     return requested is not False and setting not in ('0', 'false', 'no')
+
+
+def autocast_off(like: torch.Tensor) -> torch.autocast:
+    """A context without autocast on ``like``'s device, for a custom backward: it may run inside
+    the caller's autocast region (or outside the forward's) and must compute in the dtypes it
+    chooses."""
+    return torch.autocast(like.device.type, enabled=False)

@@ -16,17 +16,12 @@ from typing import Optional
 import torch
 
 from ..ops.window import add_attention_bias_, attention_bias
+from . import autocast_off
 from .chunks import window_ranges
 from .gemm import LinearGrads, linear
 from .sdpa import split_heads, window_sdpa
 
 __all__ = ['window_attention', 'projected_window_attention']
-
-
-def _autocast_off(like: torch.Tensor) -> torch.autocast:
-    """A context without autocast on ``like``'s device: a backward that may run inside the caller's
-    autocast region (or outside the forward's) computes in the forward's dtype."""
-    return torch.autocast(like.device.type, enabled=False)
 
 
 class _WindowAttention(torch.autograd.Function):
@@ -49,7 +44,7 @@ class _WindowAttention(torch.autograd.Function):
         qkv, bias, mask, out, x, qkv_weight = ctx.saved_tensors
         need_x, need_weight, need_qkv_bias, need_bias = ctx.needs_input_grad[:4]
         projected = qkv_weight is not None
-        with _autocast_off(qkv):  # all in the forward's dtype, whatever autocast is around
+        with autocast_off(qkv):  # all in the forward's dtype, whatever autocast is around
             grad_out = grad_out.to(qkv.dtype)
             grad_bias = torch.zeros_like(bias) if need_bias else None
             Bw, N = qkv.shape[0], qkv.shape[1]

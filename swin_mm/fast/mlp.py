@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from . import autocast_off
 from .chunks import row_chunks
 from .gemm import LinearGrads, add_weight_grad, join_rows, linear, packed_weight
 
@@ -51,12 +52,6 @@ def mlp_inference(x: torch.Tensor, fc1: torch.nn.Linear, fc2: torch.nn.Linear) -
     return linear(linear_gelu(x, fc1.weight, fc1.bias), fc2.weight, fc2.bias, pack=True)
 
 
-def _autocast_off(like: torch.Tensor) -> torch.autocast:
-    """A context without autocast on ``like``'s device: a backward that may run inside the caller's
-    autocast region (or outside the forward's) computes in the dtypes it chooses."""
-    return torch.autocast(like.device.type, enabled=False)
-
-
 class _GeluLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, bias):
@@ -67,7 +62,7 @@ class _GeluLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         hidden, weight = ctx.saved_tensors
-        with _autocast_off(grad_out):
+        with autocast_off(grad_out):
             # under autocast the forward ran in grad_out's dtype, not in the weight's (fp32)
             weight = weight.to(grad_out.dtype)
             grad_2d = grad_out.reshape(-1, grad_out.shape[-1])
