@@ -34,7 +34,8 @@ def test_run_killed_mid_epoch_resumes_and_matches_uninterrupted_run(tmp_path, ti
     """N iterations straight versus: SIGKILL during the second epoch, then --resume."""
     train = load_tool('train')
     opts = data_options(tiny_coco, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=10',
-                        'randomness.seed=0', 'randomness.deterministic=True')
+                        'randomness.seed=0', 'randomness.deterministic=True',
+                        'default_hooks.checkpoint.save_optimizer=True')  # resumed: AdamW's state
     straight = _losses(train.main([CONFIG, '--work-dir', str(tmp_path / 'a'), *opts]))
     work = tmp_path / 'b'
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tools', 'train.py'), CONFIG,

@@ -23,8 +23,8 @@ def _tiny_backbone(**kwargs) -> SwinBackbone:
                         out_indices=(0, 1), drop_path_rate=0.0, **kwargs)
 
 
-@pytest.mark.parametrize('fast', [True, False], ids=['fast', 'reference'])
-@pytest.mark.parametrize('mask_padding', [False, True])
+@pytest.mark.parametrize('mask_padding, fast', [(False, True), (True, True), (False, False)],
+                         ids=['fast', 'fast-mask_padding', 'reference'])
 def test_one_graph_for_every_size_same_outputs(mask_padding, fast):
     """Traced, both settings run the reference ops (the dispatcher sends traced code there)."""
     torch._dynamo.reset()
