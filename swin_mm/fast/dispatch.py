@@ -90,17 +90,15 @@ def projected_attention_applies(x: torch.Tensor, weight: torch.Tensor, dropout: 
     return torch.is_grad_enabled() and dropout == 0.0 and _plain_cpu(x, weight)
 
 
-def efficient_attention_applies(qkv: torch.Tensor, dropout: float) -> bool:
-    return (torch.is_grad_enabled() and dropout == 0.0 and qkv.device.type == 'cuda'
-            and _eager())
+def efficient_attention_applies(x: torch.Tensor, dropout: float) -> bool:
+    return torch.is_grad_enabled() and dropout == 0.0 and x.device.type == 'cuda' and _eager()
 
 
-def recomputing_attention_applies(qkv: torch.Tensor, dropout: float) -> bool:
-    return (torch.is_grad_enabled() and dropout == 0.0 and qkv.device.type == 'cpu'
-            and _eager())
+def recomputing_attention_applies(x: torch.Tensor, dropout: float) -> bool:
+    return torch.is_grad_enabled() and dropout == 0.0 and x.device.type == 'cpu' and _eager()
 
 
-def sdpa_attention_applies(qkv: torch.Tensor) -> bool:
+def sdpa_attention_applies(x: torch.Tensor) -> bool:
     return _eager()
 
 
@@ -142,23 +140,26 @@ def window_attention(module, x: torch.Tensor, mask: Optional[torch.Tensor]) -> t
     """A :class:`~swin_mm.models.attention.WindowAttention` forward: (B * nW, N, C) tokens and
     an (nW, N, N) mask or None -> (B * nW, N, C)."""
     dropout = module.attn_drop.p if module.training else 0.0
-    bias = module.relative_position_bias()
     args = (module.num_heads, module.scale)
     qkv_layer = module.qkv
     if projected_attention_applies(x, qkv_layer.weight, dropout):
-        heads = projected_window_attention(x, qkv_layer.weight, qkv_layer.bias, bias, mask, *args)
-        return module.proj_drop(module.proj(heads))
-    qkv = qkv_layer(x)  # B*nW, N, 3C
-    bias = bias.to(qkv.dtype)
-    if efficient_attention_applies(qkv, dropout):
-        heads = efficient_window_attention(qkv, bias, mask, *args)
-    elif recomputing_attention_applies(qkv, dropout):
-        heads = recomputing_attention(qkv, bias, mask, *args)
-    elif sdpa_attention_applies(qkv):
-        heads = sdpa_attention(qkv, bias, mask, *args, dropout)
+        heads = projected_window_attention(x, qkv_layer.weight, qkv_layer.bias,
+                                           module.relative_position_bias(), mask, *args)
+    elif efficient_attention_applies(x, dropout):
+        heads = _attend(efficient_window_attention, module, x, mask, *args)
+    elif recomputing_attention_applies(x, dropout):
+        heads = _attend(recomputing_attention, module, x, mask, *args)
+    elif sdpa_attention_applies(x):
+        heads = _attend(sdpa_attention, module, x, mask, *args, dropout)
     else:
         return module.forward_reference(x, mask)
     return module.proj_drop(module.proj(heads))
+
+
+def _attend(kernel, module, x, mask, *args) -> torch.Tensor:
+    """``kernel`` (a drop-in for the reference ``window_attention``) on the module's qkv."""
+    qkv = module.qkv(x)  # B*nW, N, 3C
+    return kernel(qkv, module.relative_position_bias().to(qkv.dtype), mask, *args)
 
 
 def mlp(module, x: torch.Tensor) -> torch.Tensor:
