@@ -1,4 +1,5 @@
-"""SwinBackbone against MMDetection 3.3's SwinTransformer with the same weights, every stage."""
+"""SwinBackbone against MMDetection 3.3's SwinTransformer with the same weights, every stage, on
+the fast paths and on the reference path."""
 import pytest
 import torch
 
@@ -7,10 +8,10 @@ from tests.helpers.losses import projection_loss
 from tests.helpers.openmmlab import load_official_into_openmmlab, mmdet_swin, relative_error
 
 
-@pytest.fixture(scope='module')
-def pair():
+@pytest.fixture(scope='module', params=[True, False], ids=['fast', 'reference'])
+def pair(request):
     torch.manual_seed(0)
-    ours = SwinBackbone('tiny', drop_path_rate=0.0).eval()
+    ours = SwinBackbone('tiny', drop_path_rate=0.0, fast=request.param).eval()
     with torch.no_grad():  # make the relative bias matter
         for name, p in ours.named_parameters():
             if 'relative_position_bias_table' in name:
@@ -35,9 +36,8 @@ def test_every_stage_matches_mmdet(pair, size):
         assert relative_error(p, q) < 1e-5, (i, relative_error(p, q))
 
 
-
 def test_training_gradients_match_mmdet(pair):
-    """The memory-lean training path (recomputed attention and GELU) gives mmdet's gradients
+    """Training (on the fast paths: recomputed attention, chunked MLP) gives mmdet's gradients
     (in float64, so that the comparison is not float32 rounding through 12 blocks)."""
     import copy
     from mmdet.models.backbones.swin import swin_converter
