@@ -1,5 +1,6 @@
 """CPU training attention: equal to the reference function, exact gradients (gradcheck), over
 ranges of windows, and less saved memory."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -7,6 +8,8 @@ from swin_mm.fast import chunks
 from swin_mm.fast.attention_cpu import projected_window_attention, window_attention
 from swin_mm.models import attention as reference
 from swin_mm.profiling import saved_activation_bytes
+
+pytestmark = pytest.mark.usefixtures('library')  # the projection's products: MKL, then oneDNN
 
 
 def _qkv(requires_grad=True, dtype=torch.double):
