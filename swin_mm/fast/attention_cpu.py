@@ -17,7 +17,7 @@ import torch
 
 from ..ops.window import add_attention_bias_, attention_bias
 from . import autocast_off
-from .chunks import window_ranges
+from .chunks import items_per_chunk, window_ranges
 from .gemm import LinearGrads, linear
 from .sdpa import split_heads, window_sdpa
 
@@ -48,8 +48,9 @@ class _WindowAttention(torch.autograd.Function):
             grad_out = grad_out.to(qkv.dtype)
             grad_bias = torch.zeros_like(bias) if need_bias else None
             Bw, N = qkv.shape[0], qkv.shape[1]
+            logits_bytes = ctx.num_heads * N * N * qkv.element_size()  # per window
             chunks = window_ranges(Bw // ctx.num_windows, ctx.num_windows,
-                                   ctx.num_heads * N * N * qkv.element_size())  # of the logits
+                                   items_per_chunk(logits_bytes))
             if projected:  # q, k, v's gradients one range at a time, then the projection's
                 grads = LinearGrads(x, qkv_weight, need_x, need_weight, need_qkv_bias)
                 buffer = torch.empty_like(qkv[chunks[0][0]])
@@ -71,9 +72,8 @@ def _attention_backward(grad_out, qkv, bias, mask, out, grad_qkv, grad_bias, h, 
     to ``grad_bias``.
 
     ``mask`` is None, or the (n, N, N) mask of windows that repeat every n (whole images, or part
-    of one). Every matmul
-    runs on contiguous (windows * h, N, d) batches: one copy of q, k, v in, one of their
-    gradients out. Buffers are reused: the probabilities overwrite the logits, dv overwrites v,
+    of one). Every matmul runs on contiguous (windows * h, N, d) batches: one copy of q, k, v in,
+    one of their gradients out. Buffers are reused: the probabilities overwrite the logits, dv overwrites v,
     dk overwrites k and dq the copy of the output's gradient.
     """
     nW = 1 if mask is None else mask.shape[0]

@@ -27,18 +27,19 @@ def row_chunks(num_rows: int, bytes_per_row: int) -> List[slice]:
     return [slice(start, min(start + step, num_rows)) for start in range(0, num_rows, step)]
 
 
-def window_ranges(num_images: int, windows_per_image: int, bytes_per_window: int
+def window_ranges(num_images: int, windows_per_image: int, per_chunk: int
                   ) -> List[Tuple[slice, slice]]:
-    """Ranges of the ``num_images * windows_per_image`` windows (image-major), under
-    :data:`CHUNK_BYTES` each where one window fits, that a per-window mask can follow: a range
-    is either whole images or part of one image.
+    """Ranges of the ``num_images * windows_per_image`` windows (image-major) of at most
+    ``per_chunk`` windows each that a per-window mask can follow: a range is either whole
+    images or part of one image.
 
+    Args:
+        per_chunk: windows per range (:func:`items_per_chunk` of the bytes per window).
     Returns:
         (windows, in_image) per range: ``windows`` indexes all windows; ``in_image`` is the
         range's windows within its image (all of them when the range holds whole images), the
         rows of a (windows_per_image, ...) mask that it uses.
     """
-    per_chunk = items_per_chunk(bytes_per_window)
     total = num_images * windows_per_image
     if per_chunk >= windows_per_image:
         step = per_chunk // windows_per_image * windows_per_image

@@ -14,7 +14,7 @@ import torch
 
 from ..ops import window as plain
 from ..ops.window import Size2, cache_tensors, round_up
-from .chunks import window_ranges
+from .chunks import items_per_chunk, window_ranges
 
 __all__ = ['shift_and_partition', 'reverse_and_unshift', 'WindowChunk', 'window_chunks']
 
@@ -111,7 +111,6 @@ class WindowChunk(NamedTuple):
     dest: torch.Tensor
 
 
-@cache_tensors
 def window_chunks(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
                   bytes_per_window: int, device) -> Tuple[WindowChunk, ...]:
     """The windows of :func:`shift_and_partition` in the ranges of
@@ -123,15 +122,23 @@ def window_chunks(batch: int, image_size: Size2, window_size: Size2, shift_size:
         window_size, shift_size: as in :func:`shift_and_partition`.
         bytes_per_window: the largest temporary per window of the work done per range.
     Returns:
-        Every window of every image once, in partition order. Cached: do not modify.
+        Every window of every image once, in partition order. Cached per sizes and windows per
+        range (not per byte count: the budget is read here): do not modify.
     """
+    return _window_chunks(batch, tuple(image_size), tuple(window_size), tuple(shift_size),
+                          items_per_chunk(bytes_per_window), device)
+
+
+@cache_tensors
+def _window_chunks(batch: int, image_size: Size2, window_size: Size2, shift_size: Size2,
+                   per_chunk: int, device) -> Tuple[WindowChunk, ...]:
     gather, _, pad_rows = _gather_index(batch, image_size, window_size, shift_size, device)
     tokens = window_size[0] * window_size[1]
     per_image = gather.numel() // (batch * tokens)
     is_pad = torch.zeros(gather.numel(), dtype=torch.bool, device=device)
     is_pad[pad_rows] = True
     chunks = []
-    for windows, in_image in window_ranges(batch, per_image, bytes_per_window):
+    for windows, in_image in window_ranges(batch, per_image, per_chunk):
         rows = slice(windows.start * tokens, windows.stop * tokens)
         images = max(1, (windows.stop - windows.start) // per_image)
         source, pad = gather[rows], is_pad[rows]

@@ -4,6 +4,11 @@ import pytest
 from swin_mm.fast import chunks
 
 
+def test_items_per_chunk_follows_the_budget(monkeypatch):
+    monkeypatch.setattr(chunks, 'CHUNK_BYTES', 100)
+    assert chunks.items_per_chunk(30) == 3 and chunks.items_per_chunk(1000) == 1
+
+
 def test_row_chunks_cover_every_row_once_under_the_budget(monkeypatch):
     monkeypatch.setattr(chunks, 'CHUNK_BYTES', 100)
     got = chunks.row_chunks(23, 30)  # 3 rows of 30 bytes per chunk
@@ -13,10 +18,9 @@ def test_row_chunks_cover_every_row_once_under_the_budget(monkeypatch):
 
 
 @pytest.mark.parametrize('per_chunk', [1, 2, 3, 5, 6, 7, 100])
-def test_window_ranges_are_whole_images_or_part_of_one(monkeypatch, per_chunk):
-    monkeypatch.setattr(chunks, 'CHUNK_BYTES', per_chunk * 10)
+def test_window_ranges_are_whole_images_or_part_of_one(per_chunk):
     images, per_image = 3, 5
-    ranges = chunks.window_ranges(images, per_image, 10)
+    ranges = chunks.window_ranges(images, per_image, per_chunk)
     covered = []
     for windows, in_image in ranges:
         count = windows.stop - windows.start
