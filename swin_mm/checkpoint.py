@@ -7,7 +7,8 @@ Formats detected (and converted to the official key names that SwinBackbone uses
   a ``backbone.`` prefix). Patch merging sits at the end of stage i. swin_mm saves this format too.
 - ``timm``: same names, but patch merging at the start of stage i+1 (``layers.{i+1}.downsample``).
 - ``openmmlab``: MMDetection 3.x / MMSegmentation 1.x / MMPretrain (``stages.{i}``, ``attn.w_msa``,
-  ``ffn.layers``, ``patch_embed.projection``; patch-merging weights in ``nn.Unfold`` channel order).
+  ``ffn.layers``, ``patch_embed.projection``; patch-merging weights in ``nn.Unfold`` channel order;
+  MMPretrain's old layout names the last output norm ``norm``, loaded as ``norm3``).
 
 Whole detector/segmentor/classifier checkpoints are accepted: the ``backbone.`` part is taken.
 Relative-position tables are resized (bicubic) to the model's window, absolute position embeddings
@@ -160,9 +161,13 @@ def convert_state_dict(sd: Mapping[str, torch.Tensor], fmt: Optional[str] = None
         raise ValueError(f'unknown checkpoint format {fmt!r}; expected one of {FORMATS}')
     dropped: Dict[str, List[str]] = {}
     out: Dict[str, torch.Tensor] = {}
+    final_norm = _openmmlab_final_norm(sd) if fmt == 'openmmlab' else None
     for key, value in sd.items():
         if key.endswith(_BUFFER_SUFFIXES):
             dropped.setdefault('buffers (rebuilt by the model)', []).append(key)
+            continue
+        if final_norm and key.startswith('norm.'):
+            out[final_norm + key[len('norm'):]] = value
             continue
         if key.startswith(('head.', 'norm.', 'fc.')) or key in ('norm.weight', 'norm.bias'):
             dropped.setdefault('classification head', []).append(key)
@@ -177,6 +182,16 @@ def convert_state_dict(sd: Mapping[str, torch.Tensor], fmt: Optional[str] = None
             key = f'layers.{int(match.group(1)) - 1}.downsample.{match.group(2)}'
         out[key] = value
     return out, fmt, dropped
+
+
+def _openmmlab_final_norm(sd: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """'norm3' for an MMPretrain checkpoint of the old layout (before its version 2), whose last
+    stage's output norm is ``norm.*``; MMPretrain renames it so on loading too. None otherwise."""
+    stages = {int(k.split('.')[1]) for k in sd if k.startswith('stages.')}
+    if not stages or not any(k.startswith('norm.') for k in sd):
+        return None
+    name = f'norm{max(stages)}'
+    return None if any(k.startswith(name + '.') for k in sd) else name
 
 
 def _downsample_at_stage_start(fmt: str, sd: Mapping[str, torch.Tensor]) -> bool:

@@ -234,9 +234,27 @@ def test_init_weights_loads_from_init_cfg_or_deprecated_pretrained(tmp_path, x, 
     _assert_same_outputs(src, dst, x)
 
 
-def test_init_cfg_of_unknown_type():
-    with pytest.raises(ValueError, match="'Pretrained', got 'Kaiming'"):
-        _model(init_cfg=dict(type='Kaiming')).init_weights()
+def test_list_init_cfg_applies_mmengine_initialisers_then_the_checkpoint(tmp_path):
+    src = _model(0)
+    atomic_save({'state_dict': src.state_dict()}, tmp_path / 'src.pth')
+    model = _model(1, init_cfg=[dict(type='Constant', layer='Conv2d', val=0.5, bias=0.0),
+                                dict(type='Constant', layer='LayerNorm', val=2.0, bias=0.0)])
+    model.init_weights()
+    assert (model.patch_embed.proj.weight == 0.5).all() and (model.norm0.weight == 2.0).all()
+    model = _model(1, init_cfg=[dict(type='Constant', layer='Conv2d', val=0.5),
+                                dict(type='Pretrained', checkpoint=str(tmp_path / 'src.pth'))])
+    model.init_weights()  # the checkpoint last, whatever the order
+    assert torch.equal(model.patch_embed.proj.weight, src.patch_embed.proj.weight)
+
+
+@pytest.mark.parametrize('init_cfg, error, match', [
+    ([dict(checkpoint='x.pth')], ValueError, r'entry .* must be a dict with a type'),
+    (dict(type='Pretrained'), ValueError, r'has no checkpoint'),
+    ('x.pth', TypeError, r"init_cfg must be a dict, a list of dicts or None, got 'x.pth'"),
+])
+def test_malformed_init_cfg_refused_when_built(init_cfg, error, match):
+    with pytest.raises(error, match=match):
+        _model(init_cfg=init_cfg)
 
 
 def test_convert_weights_tool_round_trip(tmp_path, x):

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from ..fast import dispatch, fast_enabled
 from ..ops.window import Size2, attention_bias, relative_position_index, to_2tuple
 
@@ -71,7 +72,7 @@ class WindowAttention(nn.Module):
                  fast: Optional[bool] = None) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
+            raise ConfigError(f'dim {dim} is not divisible by num_heads {num_heads}')
         self.fast = fast_enabled(fast)
         linear = dispatch.FastLinear if self.fast else nn.Linear
         self.dim = dim

@@ -57,16 +57,16 @@ class PatchMerging(nn.Module):
 
     Args:
         dim: C, input channels.
-        norm_layer: applied to the 4C concatenation.
+        norm_layer: applied to the 4C concatenation, or None.
         fast: products through :class:`swin_mm.fast.dispatch.FastLinear`; None: unless
             ``SWIN_MM_FAST=0``.
     """
 
-    def __init__(self, dim: int, norm_layer: Type[nn.Module] = nn.LayerNorm,
+    def __init__(self, dim: int, norm_layer: Optional[Type[nn.Module]] = nn.LayerNorm,
                  fast: Optional[bool] = None) -> None:
         super().__init__()
         linear = dispatch.FastLinear if fast_enabled(fast) else nn.Linear
-        self.norm = norm_layer(4 * dim)
+        self.norm = norm_layer(4 * dim) if norm_layer is not None else None
         self.reduction = linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +76,7 @@ class PatchMerging(nn.Module):
         # (B, H/2, W/2, col, row, C)
         x = x.view(B, Hp // 2, 2, Wp // 2, 2, C).permute(0, 1, 3, 4, 2, 5)
         x = x.reshape(B, Hp // 2, Wp // 2, 4 * C)
-        return self.reduction(self.norm(x))
+        return self.reduction(self.norm(x) if self.norm is not None else x)
 
 
 class Mlp(nn.Module):

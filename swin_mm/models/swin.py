@@ -18,19 +18,13 @@ from torch.utils.checkpoint import checkpoint
 from ..fast import dispatch, fast_enabled
 from ..ops import window
 from ..ops.window import Size2, to_2tuple, window_attention_mask
+from .arguments import (ARCH_SETTINGS, check_mmdet_compat, check_stage_indices,
+                        init_cfg_list, pretrain_grid, resolve_arch, unknown_arguments_message)
 from .attention import WindowAttention
 from .layers import DropPath, Mlp, PatchEmbed, PatchMerging
 
 __all__ = ['ARCH_SETTINGS', 'SwinBlock', 'SwinStage', 'SwinBackbone']
 
-#: embed_dims, depths and num_heads of the paper's variants.
-ARCH_SETTINGS: Dict[str, Dict[str, object]] = {
-    'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
-    'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
-    'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
-    'large': dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
-}
-_ARCH_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
 
 
 class SwinBlock(nn.Module):
@@ -97,13 +91,15 @@ class SwinStage(nn.Module):
         depth: number of blocks.
         drop_path: per-block stochastic-depth probabilities (length ``depth``).
         downsample: end with :class:`PatchMerging` (C -> 2C, stride 2).
+        merge_norm: the patch merging's LayerNorm (MMDetection drops it with ``patch_norm``).
         with_cp: gradient checkpointing per block while training.
         fast: as in :class:`SwinBlock`, for the blocks and the patch merging.
         block_kwargs: passed to every :class:`SwinBlock`.
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, drop_path: Sequence[float],
-                 downsample: bool, with_cp: bool = False, fast: Optional[bool] = None,
+                 downsample: bool, merge_norm: bool = True, with_cp: bool = False,
+                 fast: Optional[bool] = None,
                  **block_kwargs) -> None:
         super().__init__()
         self.with_cp = with_cp
@@ -111,7 +107,8 @@ class SwinStage(nn.Module):
             SwinBlock(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], fast=fast,
                       **block_kwargs)
             for j in range(depth))
-        self.downsample = PatchMerging(dim, fast=fast) if downsample else None
+        self.downsample = PatchMerging(dim, nn.LayerNorm if merge_norm else None,
+                                       fast=fast) if downsample else None
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, H, W, C) -> the stage's output (B, H, W, C) and the next stage's input
@@ -122,41 +119,6 @@ class SwinStage(nn.Module):
             else:
                 x = block(x)
         return x, (self.downsample(x) if self.downsample is not None else x)
-
-
-def _resolve_arch(arch: Union[str, dict, None], embed_dims: Optional[int],
-                  depths: Optional[Sequence[int]], num_heads: Optional[Sequence[int]]
-                  ) -> Tuple[int, Tuple[int, ...], Tuple[int, ...]]:
-    """The variant's (C, depths, heads): from ``arch`` (name or dict), explicit values winning."""
-    if isinstance(arch, str):
-        name = _ARCH_ALIASES.get(arch.lower(), arch.lower())
-        if name not in ARCH_SETTINGS:
-            raise ValueError(f'unknown arch {arch!r}; expected one of {sorted(ARCH_SETTINGS)} '
-                             f'or a dict with embed_dims, depths and num_heads')
-        settings = dict(ARCH_SETTINGS[name])
-    elif isinstance(arch, dict):
-        settings = dict(arch)
-    elif arch is None:
-        settings = dict(ARCH_SETTINGS['tiny'])
-    else:
-        raise ValueError(f'arch must be a name or a dict, got {arch!r}')
-    for key, value in (('embed_dims', embed_dims), ('depths', depths), ('num_heads', num_heads)):
-        if value is not None:
-            settings[key] = value
-    missing = {'embed_dims', 'depths', 'num_heads'} - settings.keys()
-    if missing:
-        raise ValueError(f'arch {arch!r} lacks {sorted(missing)}')
-    dims, depths, heads = int(settings['embed_dims']), tuple(settings['depths']), \
-        tuple(settings['num_heads'])
-    if len(depths) != len(heads):
-        raise ValueError(f'depths {depths} and num_heads {heads} must have the same length')
-    if not depths or any(d < 1 for d in depths) or any(h < 1 for h in heads):
-        raise ValueError(f'depths {depths} and num_heads {heads} must be positive')
-    for i, h in enumerate(heads):
-        if (dims * 2 ** i) % h:
-            raise ValueError(f'stage {i} has {dims * 2 ** i} channels, not divisible by '
-                             f'num_heads[{i}]={h}')
-    return dims, depths, heads
 
 
 class SwinBackbone(nn.Module):
@@ -179,9 +141,13 @@ class SwinBackbone(nn.Module):
         qkv_bias, qk_scale: attention's qkv bias and logit scale override.
         drop_rate, attn_drop_rate: dropout after embeddings/projections, and on attention.
         drop_path_rate: stochastic depth, linear from 0 to this over all blocks.
-        patch_norm: LayerNorm after the patch embedding.
+        patch_norm: LayerNorm after the patch embedding and (as in MMDetection) in patch
+            merging.
+        merge_norm: LayerNorm in patch merging regardless of ``patch_norm`` (None: follow it).
+            The official release keeps it when ``patch_norm=False``: ``merge_norm=True``.
         use_abs_pos_embed: learned absolute position embedding, resized to every input's grid.
-        out_indices: which stages to emit.
+        out_indices: which stages to emit; stages after the last one are not built (they would
+            be computed for nothing, and get no gradient, which DDP refuses).
         frozen_stages: -1 none; 0 freezes the patch embedding; k also freezes stages 1..k
             (and their output norms), kept in eval mode.
         with_cp: gradient checkpointing per block (saves activation memory while training).
@@ -190,7 +156,8 @@ class SwinBackbone(nn.Module):
             ``SWIN_MM_FAST=0`` in the environment, keeps every module plain PyTorch
             (``nn.Linear``, SDPA) for export, tracing and debugging. Same weights, same keys.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads weights in
-            :meth:`init_weights`; any Swin checkpoint format is detected.
+            :meth:`init_weights` (any Swin checkpoint format is detected); MMEngine's other
+            initialisers, and lists of them, are applied there too.
         pretrained: deprecated alias for ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
         convert_weights: accepted for MMDetection compatibility; formats are detected.
         strides, act_cfg, norm_cfg: accepted for MMDetection compatibility; only the paper's
@@ -203,31 +170,25 @@ class SwinBackbone(nn.Module):
                  patch_size: int = 4, window_size: int | Size2 = 7, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, qk_scale: Optional[float] = None, drop_rate: float = 0.0,
                  attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 patch_norm: bool = True, use_abs_pos_embed: bool = False,
+                 patch_norm: bool = True, merge_norm: Optional[bool] = None,
+                 use_abs_pos_embed: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2, 3), frozen_stages: int = -1,
                  with_cp: bool = False, mask_padding: bool = False, fast: bool = True,
-                 init_cfg: Optional[dict] = None, pretrained: Optional[str] = None,
+                 init_cfg: Union[dict, List[dict], None] = None,
+                 pretrained: Optional[str] = None,
                  convert_weights: bool = False, strides: Optional[Sequence[int]] = None,
                  act_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None,
                  **unknown) -> None:
         super().__init__()
         if unknown:
-            raise TypeError(_unknown_arguments_message(unknown))
-        dims, depths, num_heads = _resolve_arch(arch, embed_dims, depths, num_heads)
-        _check_mmdet_compat(patch_size, len(depths), strides, act_cfg, norm_cfg)
+            raise TypeError(unknown_arguments_message(unknown, _known_arguments()))
+        dims, depths, num_heads = resolve_arch(arch, embed_dims, depths, num_heads)
+        check_mmdet_compat(patch_size, len(depths), strides, act_cfg, norm_cfg)
         num_stages = len(depths)
-        out_indices = tuple(int(i) for i in out_indices)
-        bad = [i for i in out_indices if not 0 <= i < num_stages]
-        if bad or not out_indices:
-            raise ValueError(f'out_indices {out_indices} must be non-empty stage indices in '
-                             f'[0, {num_stages - 1}]')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages {frozen_stages} must be in [-1, {num_stages}]')
-        if pretrained is not None:
-            if init_cfg is not None:
-                raise ValueError('give either pretrained (deprecated) or init_cfg, not both')
-            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        self.init_cfg = init_cfg
+        out_indices = check_stage_indices(out_indices, frozen_stages, num_stages)
+        grid = pretrain_grid(pretrain_img_size, patch_size)
+        cfgs = init_cfg_list(init_cfg, pretrained)
+        self.init_cfg = cfgs[0] if isinstance(init_cfg, dict) or len(cfgs) == 1 else cfgs or None
         self.fast = fast_enabled(fast)
         self.in_channels = in_channels
         self.embed_dims = dims
@@ -242,7 +203,6 @@ class SwinBackbone(nn.Module):
         self.patch_embed = PatchEmbed(in_channels, dims, patch_size,
                                       nn.LayerNorm if patch_norm else None)
         if use_abs_pos_embed:
-            grid = tuple(s // patch_size for s in to_2tuple(pretrain_img_size))
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, dims, *grid))
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
         else:
@@ -250,14 +210,17 @@ class SwinBackbone(nn.Module):
         self.pos_drop = nn.Dropout(drop_rate)
 
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        merge_norm = patch_norm if merge_norm is None else merge_norm
+        last = max(out_indices)  # stages after the last output would get no gradient (DDP fails)
         self.layers = nn.ModuleList()
-        for i, depth in enumerate(depths):
+        for i, depth in enumerate(depths[:last + 1]):
             first = sum(depths[:i])
             self.layers.append(SwinStage(
                 self.num_features[i], depth, num_heads[i], rates[first:first + depth],
-                downsample=i < num_stages - 1, with_cp=with_cp, window_size=self.window_size,
-                mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate,
-                attn_drop=attn_drop_rate, mask_padding=mask_padding, fast=self.fast))
+                downsample=i < last, merge_norm=merge_norm, with_cp=with_cp,
+                window_size=self.window_size, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
+                qk_scale=qk_scale, drop=drop_rate, attn_drop=attn_drop_rate,
+                mask_padding=mask_padding, fast=self.fast))
         for i in out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
         self.apply(_init_linear_and_norm)
@@ -269,10 +232,10 @@ class SwinBackbone(nn.Module):
         """Channels of every stage (not only the emitted ones) of the backbone that a config dict
         of SwinBackbone arguments would build, without building it (unknown arguments raise)."""
         known = _known_arguments() + ['type', '_scope_']
-        unknown = {k: v for k, v in cfg.items() if k not in known}
+        unknown = [k for k in cfg if k not in known]
         if unknown:
-            raise TypeError(_unknown_arguments_message(unknown))
-        dims, depths, _ = _resolve_arch(cfg.get('arch'), cfg.get('embed_dims'), cfg.get('depths'),
+            raise TypeError(unknown_arguments_message(unknown, _known_arguments()))
+        dims, depths, _ = resolve_arch(cfg.get('arch'), cfg.get('embed_dims'), cfg.get('depths'),
                                         cfg.get('num_heads'))
         return tuple(dims * 2 ** i for i in range(len(depths)))
 
@@ -343,7 +306,7 @@ class SwinBackbone(nn.Module):
         if self.frozen_stages < 0:
             return []
         modules: List[nn.Module] = [self.patch_embed, self.pos_drop]
-        for i in range(self.frozen_stages):
+        for i in range(min(self.frozen_stages, len(self.layers))):
             modules.append(self.layers[i])
             if i in self.out_indices:
                 modules.append(getattr(self, f'norm{i}'))
@@ -365,48 +328,32 @@ class SwinBackbone(nn.Module):
         return self
 
     def init_weights(self) -> None:
-        """Load ``init_cfg``'s pretrained checkpoint, if any (called by MMEngine's runner).
+        """Apply ``init_cfg`` (called by MMEngine's runner): MMEngine's initialisers (``Kaiming``,
+        ``Constant``, ...) first, then ``Pretrained`` checkpoints through swin_mm's loader, which
+        detects every Swin format.
 
-        Random initialisation (truncated normal, std 0.02) happens in the constructor.
+        The official random initialisation (truncated normal, std 0.02) happens in the
+        constructor, so a model is usable without this call.
         """
-        if self.init_cfg is None:
-            return
-        cfg = dict(self.init_cfg)
-        kind = cfg.pop('type', None)
-        if kind != 'Pretrained':
-            raise ValueError(f"SwinBackbone init_cfg type must be 'Pretrained', got {kind!r}")
-        if 'checkpoint' not in cfg:
-            raise ValueError(f'init_cfg {self.init_cfg} has no checkpoint')
+        cfgs = init_cfg_list(self.init_cfg, None)
+        others = [c for c in cfgs if c['type'] != 'Pretrained']
+        if others:
+            try:
+                from mmengine.model import initialize
+            except ImportError as err:
+                raise ImportError(f'init_cfg {others} needs MMEngine\'s initialisers: '
+                                  f'pip install mmengine') from err
+            initialize(self, others)
         from ..checkpoint import load_pretrained
-        load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
+        for cfg in cfgs:
+            if cfg['type'] == 'Pretrained':
+                load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
 
 
 def _known_arguments() -> List[str]:
     import inspect
     return [p for p in inspect.signature(SwinBackbone.__init__).parameters
             if p not in ('self', 'unknown')]
-
-
-def _unknown_arguments_message(unknown: dict) -> str:
-    import difflib
-    known = _known_arguments()
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        parts.append(f'{name!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
-    return f'SwinBackbone got unknown argument(s) {", ".join(parts)}'
-
-
-def _check_mmdet_compat(patch_size: int, num_stages: int, strides: Optional[Sequence[int]],
-                        act_cfg: Optional[dict], norm_cfg: Optional[dict]) -> None:
-    """Refuse MMDetection arguments whose non-default values this backbone does not implement."""
-    expected = (patch_size,) + (2,) * (num_stages - 1)
-    if strides is not None and tuple(strides) != expected:
-        raise ValueError(f'strides {tuple(strides)} not supported; Swin uses {expected}')
-    if act_cfg is not None and act_cfg.get('type') != 'GELU':
-        raise ValueError(f"act_cfg {act_cfg} not supported; Swin uses dict(type='GELU')")
-    if norm_cfg is not None and norm_cfg.get('type') != 'LN':
-        raise ValueError(f"norm_cfg {norm_cfg} not supported; Swin uses dict(type='LN')")
 
 
 def _init_linear_and_norm(module: nn.Module) -> None:

@@ -53,3 +53,36 @@ def test_training_gradients_match_mmdet(pair):
     assert mapped.keys() == ref_grads.keys()
     for name, grad in mapped.items():
         assert relative_error(grad, ref_grads[name].grad) < 1e-9, name
+
+
+@pytest.mark.parametrize('out_indices', [(0, 1, 2, 3), (1, 2)])
+def test_mmdet_checkpoint_without_patch_norm_loads_and_matches(tmp_path, out_indices):
+    """MMDetection's patch_norm=False also drops patch merging's norm; the same config builds the
+    same network here and loads its checkpoints (stages after the last output unused)."""
+    from swin_mm.serialization import atomic_save
+    torch.manual_seed(2)
+    ref = mmdet_swin(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8),
+                     patch_norm=False, drop_path_rate=0.0, out_indices=out_indices)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.5)
+    ref.eval()
+    atomic_save({'state_dict': {f'backbone.{k}': v for k, v in ref.state_dict().items()}},
+                tmp_path / 'mmdet.pth')
+    ours = SwinBackbone(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8),
+                        patch_norm=False, out_indices=out_indices,
+                        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'mmdet.pth')))
+    ours.init_weights()
+    ours.eval()
+    assert ours.patch_embed.norm is None and ours.layers[0].downsample.norm is None
+    assert len(ours.layers) == max(out_indices) + 1
+    x = torch.randn(1, 3, 75, 50)
+    with torch.no_grad():
+        for p, q in zip(ours(x), ref(x)):
+            assert relative_error(p, q) < 1e-5
+
+
+def test_official_patch_norm_false_keeps_the_merging_norm():
+    model = SwinBackbone(embed_dims=32, depths=(1, 1), num_heads=(1, 2), out_indices=(0, 1),
+                         patch_norm=False, merge_norm=True)
+    assert model.patch_embed.norm is None and model.layers[0].downsample.norm is not None
