@@ -6,7 +6,7 @@ import torch
 from swin_mm import SwinBackbone
 from swin_mm.checkpoint import load_pretrained
 from swin_mm.serialization import atomic_save
-from tests.helpers.openmmlab import mmdet_swin, mmseg_swin, relative_error
+from tests.helpers.openmmlab import mmdet_swin, mmseg_swin, relative_error, to_mmpretrain_layout
 
 ARCH = dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), drop_path_rate=0.0)
 
@@ -20,17 +20,6 @@ def _random_reference(factory, seed, **extra):
             p.add_(torch.randn_like(p) * 0.05)
     model.eval()
     return model
-
-
-def _to_mmpretrain_layout(sd):
-    """MMPretrain merges patches at the start of stage i+1 instead of the end of stage i."""
-    out = {}
-    for k, v in sd.items():
-        if k.startswith('stages.') and '.downsample.' in k:
-            i = int(k.split('.')[1])
-            k = k.replace(f'stages.{i}.', f'stages.{i + 1}.', 1)
-        out[k] = v
-    return out
 
 
 def _check(reference, path, expected_format, x, **model_kwargs):
@@ -63,7 +52,7 @@ def test_openmmlab_detector_checkpoint(tmp_path, x, factory):
 
 def test_mmpretrain_layout(tmp_path, x):
     ref = _random_reference(mmdet_swin, 1)
-    sd = {f'backbone.{k}': v for k, v in _to_mmpretrain_layout(ref.state_dict()).items()}
+    sd = {f'backbone.{k}': v for k, v in to_mmpretrain_layout(ref.state_dict()).items()}
     sd['head.fc.weight'] = torch.zeros(10, 256)
     atomic_save({'state_dict': sd}, tmp_path / 'cls.pth')
     _check(ref, tmp_path / 'cls.pth', 'openmmlab', x)

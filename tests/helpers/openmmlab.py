@@ -26,3 +26,15 @@ def load_official_into_openmmlab(reference, official_sd):
     assert all(k.endswith('relative_position_index') for k in result.missing_keys), result
     assert not result.unexpected_keys, result
     return reference
+
+
+def to_mmpretrain_layout(sd):
+    """An MMDetection Swin state dict in MMPretrain's layout: patch merging at the start of stage
+    i+1 instead of the end of stage i."""
+    out = {}
+    for k, v in sd.items():
+        if k.startswith('stages.') and '.downsample.' in k:
+            i = int(k.split('.')[1])
+            k = k.replace(f'stages.{i}.', f'stages.{i + 1}.', 1)
+        out[k] = v
+    return out
