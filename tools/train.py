@@ -69,10 +69,11 @@ def configure(args):
 def main(argv=None):
     args = parse_args(argv)
     from swin_mm.engine import (build_runner, check_data_paths, check_model_channels,
-                                prepare_runtime)
+                                check_outputs_used, prepare_runtime)
     prepare_runtime()
     cfg = configure(args)
     check_model_channels(cfg)
+    check_outputs_used(cfg)  # before DDP meets a parameter without gradient
     check_data_paths(cfg, ('train_dataloader', 'val_dataloader'))
     if cfg.get('resume') and cfg.get('load_from'):
         from swin_mm.serialization import safe_load

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Iterator, List, Optional, Tuple
 
-__all__ = ['prepare_runtime', 'load_config', 'check_data_paths', 'check_model_channels',
+__all__ = ['prepare_runtime', 'load_config', 'check_data_paths',
            'build_runner', 'close_distributed', 'DatasetNotFoundError', 'latest_good_checkpoint']
 
 _LAYOUTS = {
@@ -125,37 +125,6 @@ def latest_good_checkpoint(work_dir: str) -> Optional[str]:
             reason = str(err)
         warnings.warn(f'skipping damaged checkpoint {path} ({reason}); trying an older one')
     return None
-
-
-def check_model_channels(cfg) -> None:
-    """Raise ValueError when the neck's or the heads' input channels disagree with what the
-    SwinBackbone of the config emits (checked before any data is loaded)."""
-    model = cfg.get('model', {})
-    backbone = model.get('backbone', {})
-    if backbone.get('type') != 'SwinBackbone':
-        return
-    from swin_mm import SwinBackbone
-    stages = SwinBackbone.channels_of(backbone)
-    out_indices = list(backbone.get('out_indices', range(len(stages))))
-    bad = [i for i in out_indices if not 0 <= i < len(stages)]
-    if bad:
-        raise ValueError(f'model.backbone.out_indices {out_indices}: {bad} out of range for '
-                         f'{len(stages)} stages')
-    emitted = [stages[i] for i in out_indices]
-    neck = model.get('neck')
-    if isinstance(neck, dict) and 'in_channels' in neck and list(neck['in_channels']) != emitted:
-        raise ValueError(f'model.neck.in_channels {list(neck["in_channels"])} do not match the '
-                         f'backbone, which emits {emitted} (out_indices {out_indices})')
-    for name in ('decode_head', 'auxiliary_head'):
-        head = model.get(name)
-        if not isinstance(head, dict) or 'in_channels' not in head:
-            continue
-        index = head.get('in_index', -1)
-        want = [emitted[i] for i in index] if isinstance(index, (list, tuple)) else emitted[index]
-        have = list(head['in_channels']) if isinstance(want, list) else head['in_channels']
-        if have != want:
-            raise ValueError(f'model.{name}.in_channels {have} do not match the backbone outputs '
-                             f'{want} at in_index {index}')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
