@@ -59,14 +59,17 @@ class NonFiniteLossHook(Hook):
 
 @OPTIM_WRAPPERS.register_module(force=True)
 class SkipNonFiniteOptimWrapper(OptimWrapper):
-    """An OptimWrapper that neither back-propagates nor steps for a non-finite loss."""
+    """An OptimWrapper that neither back-propagates nor steps for a non-finite loss.
+
+    The gradients are left alone: with ``accumulative_counts`` > 1 those of the window's finite
+    losses are kept, and the window closes one finite loss later.
+    """
 
     skipped = 0
 
     def update_params(self, loss: torch.Tensor, step_kwargs=None, zero_kwargs=None) -> None:
         if not torch.isfinite(loss).all():
             self.skipped += 1
-            self.zero_grad(**(zero_kwargs or {}))
             return
         super().update_params(loss, step_kwargs, zero_kwargs)
 

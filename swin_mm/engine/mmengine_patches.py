@@ -1,13 +1,15 @@
 """Every change swin_mm's tools make to MMEngine itself, in one place, for the versions they were
 written against (MMEngine 0.10.x; :data:`PATCHED_VERSIONS`). MMEngine offers no registry entry
-for these three, so they replace module attributes:
+for these four, so they replace module attributes:
 
 - checkpoints are written atomically (temporary file, fsync, rename): a process killed while
   saving never leaves a truncated file as the newest checkpoint;
 - MMEngine's log buffers (``HistoryBuffer``) pickle as plain data, so the checkpoints MMEngine
   writes load under ``torch.load(weights_only=True)``;
 - without CUDA, ``--launcher pytorch`` runs CPU processes over gloo (MMEngine calls
-  ``torch.cuda.set_device`` unconditionally and configs default to NCCL).
+  ``torch.cuda.set_device`` unconditionally and configs default to NCCL);
+- the epoch-based training loop resumes inside an epoch where the checkpoint left it
+  (:mod:`.resume`), instead of replaying the epoch from its start.
 """
 from __future__ import annotations
 
@@ -20,18 +22,20 @@ PATCHED_VERSIONS = ('0.10.',)
 
 
 def patch_mmengine() -> bool:
-    """Apply the three patches once per process; returns whether they were applied (not on an
+    """Apply the four patches once per process; returns whether they were applied (not on an
     MMEngine version outside :data:`PATCHED_VERSIONS`, which then runs as it is, with a
     warning)."""
     import mmengine
     if not mmengine.__version__.startswith(PATCHED_VERSIONS):
         warnings.warn(f'swin_mm: MMEngine {mmengine.__version__} is not one of '
                       f'{PATCHED_VERSIONS}; atomic checkpoint saving, weights_only-safe log '
-                      f'buffers and CPU distributed runs are left to MMEngine as it is')
+                      f'buffers, CPU distributed runs and resuming inside an epoch are left to '
+                      f'MMEngine as it is')
         return False
     _save_checkpoints_atomically()
     _pickle_history_buffers_as_data()
     _allow_cpu_distributed()
+    _resume_inside_epochs()
     return True
 
 
@@ -75,3 +79,10 @@ def _allow_cpu_distributed() -> None:
         dist.init_process_group(backend='gloo' if backend == 'nccl' else backend, **kwargs)
 
     dist_utils._init_dist_pytorch = init_dist_pytorch_on_cpu
+
+
+def _resume_inside_epochs() -> None:
+    from mmengine.runner.loops import EpochBasedTrainLoop
+
+    from .resume import run_epoch
+    EpochBasedTrainLoop.run_epoch = run_epoch

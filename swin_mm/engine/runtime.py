@@ -7,7 +7,8 @@
 - :func:`check_data_paths`: a missing dataset is a clear error naming the path and the expected
   layout, and a malformed one names the file and the item (:mod:`.dataset_checks`), before any
   worker starts.
-- :func:`build_runner`: ``Runner.from_cfg`` or the config's ``runner_type``.
+- :func:`build_runner`: ``Runner.from_cfg`` or the config's ``runner_type``, with the random
+  states saved in every checkpoint (:class:`.resume.RandomStateHook`).
 - :func:`close_distributed`: leaves the process group before the interpreter exits.
 """
 from __future__ import annotations
@@ -156,6 +157,10 @@ def build_runner(cfg):
             find_unused_parameters=cfg.get('find_unused_parameters', False))
         wrapper['device_ids'] = None
         cfg.model_wrapper_cfg = wrapper
+    hooks = cfg.get('custom_hooks') or []
+    if not any(h.get('type') == 'RandomStateHook' for h in hooks):
+        from . import resume  # noqa: F401  (registers the hook)
+        cfg.custom_hooks = [*hooks, dict(type='RandomStateHook')]  # resumable inside an epoch
     if isinstance(cfg.get('visualizer'), dict):
         # the visualizer is a named global: a second Runner in one process (tests, notebooks)
         # would otherwise draw into the first one's folders

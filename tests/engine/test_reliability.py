@@ -54,6 +54,38 @@ def test_run_killed_mid_epoch_resumes_and_matches_uninterrupted_run(tmp_path, ti
     torch.testing.assert_close(_losses(resumed)[-2:], straight[2:], rtol=1e-5, atol=1e-6)
 
 
+def test_iteration_checkpoints_inside_epochs_resume_to_the_same_losses(tmp_path, tiny_coco):
+    """4 batches an epoch, 2 epochs, a checkpoint every 3 iterations: resuming from iter_3.pth
+    (inside epoch 1, across the epoch boundary) and from iter_6.pth (inside epoch 2) gives the
+    uninterrupted run's losses, stochastic depth drawing as it did."""
+    train = load_tool('train')
+    opts = data_options(tiny_coco, 'train_dataloader.batch_size=1', 'train_cfg.max_epochs=2',
+                        'train_cfg.val_interval=10', 'randomness.seed=0',
+                        'randomness.deterministic=True', 'default_hooks.checkpoint.by_epoch=False',
+                        'default_hooks.checkpoint.interval=3',
+                        'default_hooks.checkpoint.max_keep_ckpts=-1',
+                        'default_hooks.checkpoint.save_optimizer=True',
+                        'model.backbone.drop_path_rate=0.3')
+    straight_run = train.main([CONFIG, '--work-dir', str(tmp_path / 'straight'), *opts])
+    straight = _losses(straight_run)
+    assert len(straight) == 8 and straight_run.iter == 8
+    for iteration in (3, 6):
+        resumed = train.main([CONFIG, '--work-dir', str(tmp_path / f'from_{iteration}'),
+                              '--resume', str(tmp_path / 'straight' / f'iter_{iteration}.pth'),
+                              *opts])
+        assert resumed.iter == 8 and resumed.epoch == 2
+        torch.testing.assert_close(_losses(resumed)[iteration - 8:], straight[iteration:],
+                                   rtol=1e-6, atol=1e-7)
+
+
+def test_resume_path_that_is_corrupt_names_it(tmp_path, tiny_coco):
+    bad = tmp_path / 'iter_3.pth'
+    bad.write_bytes(b'PK\x03\x04 not a whole checkpoint')
+    with pytest.raises(CheckpointError, match=r'iter_3\.pth'):
+        load_tool('train').main([CONFIG, '--work-dir', str(tmp_path / 'work'), '--resume',
+                                 str(bad), *data_options(tiny_coco)])
+
+
 def test_sigkill_during_checkpoint_write_keeps_the_old_checkpoint(tmp_path):
     """A writer killed mid-save leaves the previous checkpoint whole and readable."""
     path = tmp_path / 'epoch_1.pth'
@@ -74,6 +106,31 @@ def test_sigkill_during_checkpoint_write_keeps_the_old_checkpoint(tmp_path):
     assert latest_good_checkpoint(str(tmp_path)) == str(path)
 
 
+def test_runner_killed_while_saving_keeps_the_previous_checkpoint_and_resumes(tmp_path,
+                                                                             tiny_coco):
+    """Through MMEngine's Runner and CheckpointHook: SIGKILL while epoch_2.pth is written."""
+    work = tmp_path / 'work'
+    opts = data_options(tiny_coco, 'train_cfg.max_epochs=2', 'train_cfg.val_interval=10',
+                        'default_hooks.checkpoint.max_keep_ckpts=-1')
+    slow = [*opts, 'custom_hooks.2.type=SlowSecondSaveHook']  # in place of the curves hook
+    code = ('import sys; sys.path.insert(0, %r); import tests.helpers.slow_save; '
+            'from tests.helpers.tools import load_tool; load_tool("train").main(sys.argv[1:])'
+            % ROOT)
+    proc = subprocess.Popen([sys.executable, '-c', code, CONFIG, '--work-dir', str(work), *slow],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline and not list(work.glob('.epoch_2*tmp')):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list(work.glob('.epoch_2.pth.*.tmp')), 'the kill did not come during the write'
+    assert not (work / 'epoch_2.pth').exists()
+    assert safe_load(work / 'epoch_1.pth')['meta']['epoch'] == 1
+    assert (work / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+    resumed = load_tool('train').main([CONFIG, '--work-dir', str(work), '--resume', *opts])
+    assert resumed.epoch == 2 and safe_load(work / 'epoch_2.pth')['meta']['epoch'] == 2
+
+
 def test_resume_skips_a_truncated_newest_checkpoint(tmp_path):
     good, bad = tmp_path / 'epoch_1.pth', tmp_path / 'epoch_2.pth'
     atomic_save({'w': torch.ones(3)}, good)
@@ -86,12 +143,13 @@ def test_resume_skips_a_truncated_newest_checkpoint(tmp_path):
         safe_load(bad)
 
 
-def test_non_finite_loss_stops_without_writing_a_checkpoint(tmp_path, tiny_coco):
+@pytest.mark.parametrize('bad', ['nan', 'inf'])
+def test_non_finite_loss_stops_without_writing_a_checkpoint(tmp_path, tiny_coco, bad):
     train = load_tool('train')
-    work = tmp_path / 'nan'
-    with pytest.raises(NonFiniteLossError, match=r'iteration 1 .*loss_cls=nan'):
-        train.main([CONFIG, '--work-dir', str(work),
-                    *data_options(tiny_coco, 'model.roi_head.bbox_head.loss_cls.loss_weight=nan')])
+    work = tmp_path / bad
+    with pytest.raises(NonFiniteLossError, match=rf'iteration 1 .*loss_cls={bad}'):
+        train.main([CONFIG, '--work-dir', str(work), *data_options(
+            tiny_coco, f'model.roi_head.bbox_head.loss_cls.loss_weight={bad}')])
     assert not list(work.glob('*.pth'))
 
 
