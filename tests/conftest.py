@@ -1,7 +1,13 @@
-"""Fixtures shared by the test suite."""
+"""Fixtures shared by the test suite, and the fixed hypothesis profile."""
 import pytest
+from hypothesis import settings
 
 from swin_mm.fast import gemm
+
+# Property tests draw the same examples on every run and machine (a failure reproduces; CI cannot
+# pass by luck), and keep no example database on disk.
+settings.register_profile('swin_mm', derandomize=True, database=None, deadline=None)
+settings.load_profile('swin_mm')
 
 
 @pytest.fixture(params=['mkl', 'onednn'])
