@@ -42,7 +42,7 @@ def test_close_distributed_frees_an_unreferenced_runner_before_destroying(tmp_pa
 
 
 def test_mmengine_patches_apply_to_their_versions_only(monkeypatch):
-    """On MMEngine 0.10 the three patches are in place; another version is left alone, with a
+    """On MMEngine 0.10 the four patches are in place; another version is left alone, with a
     warning saying what is not patched."""
     import mmengine
     import mmengine.runner.runner as mm_runner
@@ -50,16 +50,20 @@ def test_mmengine_patches_apply_to_their_versions_only(monkeypatch):
     from mmengine.logging.history_buffer import HistoryBuffer
 
     from mmengine.runner.checkpoint import save_checkpoint
+    from mmengine.runner.loops import EpochBasedTrainLoop
 
-    from swin_mm.engine import mmengine_patches
+    from swin_mm.engine import mmengine_patches, resume
     monkeypatch.setattr(mm_runner, 'save_checkpoint', save_checkpoint)  # MMEngine's own
+    monkeypatch.setattr(EpochBasedTrainLoop, 'run_epoch', lambda loop: None)
     monkeypatch.setattr(HistoryBuffer, '__getstate__', object.__getstate__, raising=False)
     monkeypatch.setattr(mmengine, '__version__', '0.11.0')
     with pytest.warns(UserWarning, match='MMEngine 0.11.0 is not one of'):
         assert not mmengine_patches.patch_mmengine()
     assert mm_runner.save_checkpoint.__name__ == 'save_checkpoint'
+    assert EpochBasedTrainLoop.run_epoch is not resume.run_epoch
     monkeypatch.setattr(mmengine, '__version__', '0.10.7')
     assert mmengine_patches.patch_mmengine()
     assert mm_runner.save_checkpoint.__name__ == 'save_checkpoint_atomically'
+    assert EpochBasedTrainLoop.run_epoch is resume.run_epoch
     buffer = HistoryBuffer([1.0, 2.0], [1, 1])
     assert 'statistics_methods' not in buffer.__getstate__()
