@@ -45,4 +45,6 @@ swin_pretrained = dict(
           'swin_small_patch4_window7_224.pth',
     base='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
          'swin_base_patch4_window7_224_22k.pth',
+    large_w12='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
+              'swin_large_patch4_window12_384_22k.pth',
 )

@@ -8,14 +8,17 @@ from mmengine.config import Config
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = sorted(glob.glob(os.path.join(ROOT, 'configs', '*.py')))
 TOY = sorted(glob.glob(os.path.join(ROOT, 'configs', 'toy', '*.py')))
-DET = [c for c in CONFIGS if os.path.basename(c).startswith(('mask_rcnn', 'cascade', 'atss'))]
+DET = [c for c in CONFIGS
+       if os.path.basename(c).startswith(('mask_rcnn', 'cascade', 'atss', 'sparse', 'reppoints'))]
 SEG = [c for c in CONFIGS if os.path.basename(c).startswith('upernet')]
 ARCH_DPR = {'mask_rcnn_swin_t_coco.py': ('tiny', 0.2), 'mask_rcnn_swin_t_coco_3x.py': ('tiny', 0.2),
             'mask_rcnn_swin_s_coco_3x.py': ('small', 0.2),
             'cascade_mask_rcnn_swin_t_coco_3x.py': ('tiny', 0.2),
             'cascade_mask_rcnn_swin_s_coco_3x.py': ('small', 0.2),
             'cascade_mask_rcnn_swin_b_coco_3x.py': ('base', 0.3),
-            'atss_swin_t_coco_3x.py': ('tiny', 0.2)}
+            'atss_swin_t_coco_3x.py': ('tiny', 0.2), 'sparse_rcnn_swin_t_coco_3x.py': ('tiny', 0.2),
+            'reppoints_swin_t_coco_3x.py': ('tiny', 0.2)}
+BOXES_ONLY = ('atss', 'sparse', 'reppoints')
 NO_DECAY = {'absolute_pos_embed': dict(decay_mult=0.0),
             'relative_position_bias_table': dict(decay_mult=0.0), 'norm': dict(decay_mult=0.0)}
 
@@ -36,8 +39,10 @@ def test_every_promised_config_exists():
     names = {_name(c) for c in CONFIGS}
     assert set(ARCH_DPR) <= names
     assert {'upernet_swin_t_ade20k.py', 'upernet_swin_s_ade20k.py', 'upernet_swin_b_ade20k.py',
-            'upernet_swin_b_w12_22k_ade20k.py'} <= names
-    assert {'mask_rcnn_swin_t_toy.py', 'upernet_swin_t_toy.py'} <= {_name(c) for c in TOY}
+            'upernet_swin_b_w12_22k_ade20k.py', 'upernet_swin_l_ade20k.py'} <= names
+    assert {'mask_rcnn_swin_t_toy.py', 'cascade_mask_rcnn_swin_t_toy.py', 'atss_swin_t_toy.py',
+            'sparse_rcnn_swin_t_toy.py', 'reppoints_swin_t_toy.py',
+            'upernet_swin_t_toy.py'} <= {_name(c) for c in TOY}
 
 
 @pytest.mark.parametrize('path', CONFIGS + TOY, ids=_name)
@@ -87,7 +92,7 @@ def test_detection_recipe(path):
     assert long_crop[1] == dict(type='RandomCrop', crop_type='absolute_range',
                                 crop_size=(384, 600), allow_negative_crop=True)
     assert long_crop[2] == short[0]
-    with_mask = not _name(path).startswith('atss')
+    with_mask = not _name(path).startswith(BOXES_ONLY)
     load = next(t for t in pipeline if t['type'] == 'LoadAnnotations')
     assert load.get('with_mask', False) == with_mask
 
@@ -104,11 +109,26 @@ def test_cascade_heads(path):
     assert len(heads) == 3
 
 
+def test_sparse_rcnn_and_reppoints_keep_their_detectors_own_needs():
+    sparse = Config.fromfile(os.path.join(ROOT, 'configs', 'sparse_rcnn_swin_t_coco_3x.py'))
+    assert sparse.model.rpn_head.num_proposals == 300 and sparse.model.roi_head.num_stages == 6
+    assert sparse.model.test_cfg.rcnn.max_per_img == 300
+    assert sparse.optim_wrapper.clip_grad == dict(max_norm=1, norm_type=2)
+    assert (sparse.model.neck.start_level, sparse.model.neck.add_extra_convs) == (0, 'on_input')
+    rep = Config.fromfile(os.path.join(ROOT, 'configs', 'reppoints_swin_t_coco_3x.py'))
+    assert rep.model.bbox_head.type == 'RepPointsHead' and rep.model.bbox_head.transform_method == \
+        'moment'
+    assert rep.model.neck.norm_cfg.type == rep.model.bbox_head.norm_cfg.type == 'GN'
+    assert rep.model.backbone.out_indices == (1, 2, 3) and rep.model.neck.start_level == 0
+    assert (rep.model.neck.add_extra_convs, rep.model.neck.num_outs) == ('on_input', 5)
+
+
 @pytest.mark.parametrize('path', SEG, ids=_name)
 def test_segmentation_recipe(path):
     cfg = Config.fromfile(path)
+    crop = (640, 640) if 'swin_l' in _name(path) else (512, 512)
     assert cfg.model.backbone.drop_path_rate == 0.3
-    assert cfg.crop_size == (512, 512) and cfg.model.data_preprocessor.size == (512, 512)
+    assert cfg.crop_size == crop and cfg.model.data_preprocessor.size == crop
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999),
                                                weight_decay=0.01)
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys == NO_DECAY
@@ -123,14 +143,17 @@ def test_segmentation_recipe(path):
     assert aux.type == 'FCNHead' and aux.in_index == 2 and aux.num_classes == 150
     assert aux.loss_decode.loss_weight == 0.4
     pipeline = cfg.train_dataloader.dataset.pipeline
-    assert dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0),
+    assert dict(type='RandomResize', scale=(crop[0] * 4, crop[0]), ratio_range=(0.5, 2.0),
                 keep_ratio=True) in pipeline
-    assert dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75) in pipeline
+    assert dict(type='RandomCrop', crop_size=crop, cat_max_ratio=0.75) in pipeline
+    assert dict(type='Resize', scale=(crop[0] * 4, crop[0]), keep_ratio=True) in \
+        cfg.test_dataloader.dataset.pipeline
     assert dict(type='RandomFlip', prob=0.5) in pipeline
     assert dict(type='PhotoMetricDistortion') in pipeline
     assert cfg.train_dataloader.dataset.data_root == 'data/ade/ADEChallengeData2016'
     resizes = cfg.tta_pipeline[1].transforms[0]
     assert [r.scale_factor for r in resizes] == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-    if 'w12' in _name(path):
+    if 'w12' in _name(path) or 'swin_l' in _name(path):
         backbone = cfg.model.backbone
-        assert backbone.window_size == 12 and '22k' in backbone.init_cfg.checkpoint
+        assert backbone.window_size == 12 and backbone.pretrain_img_size == 384
+        assert 'window12_384_22k' in backbone.init_cfg.checkpoint
