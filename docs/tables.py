@@ -1,7 +1,8 @@
-"""Write the benchmark tables of docs/performance.md (and the README's summary) from the JSON
-that tools/benchmark.py saves.
+"""Write the benchmark tables of docs/performance.md (and the README's summaries) from the JSON
+that tools/benchmark.py and tools/benchmark_model.py save.
 
-    python docs/tables.py [results/benchmark_cpu.json] [--write]
+    python docs/tables.py [results/benchmark_cpu.json] [--models results/benchmark_models_cpu.json]
+        [--write]
 
 Without --write the tables are printed; with it they replace the blocks between
 ``<!-- NAME start -->`` and ``<!-- NAME end -->`` in docs/performance.md and README.md.
@@ -53,6 +54,45 @@ def memory_table(result):
     return '\n'.join(lines)
 
 
+MODEL_NAMES = {'mask_rcnn': 'Mask R-CNN', 'cascade_mask_rcnn': 'Cascade Mask R-CNN',
+               'atss': 'ATSS', 'sparse_rcnn': 'Sparse R-CNN', 'reppoints': 'RepPoints',
+               'upernet': 'UperNet'}
+
+
+def models_caption(result):
+    return (f"{result['device']}, {result['threads']} threads, torch {result['torch']}; CPU "
+            f"products through {result['cpu_products']}. Batch 1, one image, `test_step` "
+            f"(preprocessing and post-processing included), random weights shared by the two Swin "
+            f"models; median of {result['repeats']} alternating samples.")
+
+
+def models_table(result):
+    lines = ['| model (Swin-T) | image | s/img: swin_mm / peer Swin / ResNet-50 | vs peer Swin | '
+             'vs ResNet-50 | backbone s: swin_mm / peer (share of peer\'s whole) | '
+             'backbone vs peer | params swin / R-50 | GFLOPs swin / R-50 |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for entry in result['configs']:
+        rows = {r['model']: r for r in entry['rows']}
+        ours, peer, resnet = rows['swin_mm'], rows['peer Swin'], rows['ResNet-50']
+        name = next((v for k, v in MODEL_NAMES.items() if entry['config'].startswith(k)),
+                    entry['config'])
+        lines.append(
+            f"| {name} | {entry['shape'][0]}x{entry['shape'][1]} | {ours['seconds']:.2f} / "
+            f"{peer['seconds']:.2f} / {resnet['seconds']:.2f} | "
+            f"{peer['seconds'] / ours['seconds']:.2f}x | {resnet['seconds'] / ours['seconds']:.2f}x"
+            f" | {ours['backbone_seconds']:.2f} / {peer['backbone_seconds']:.2f} "
+            f"({100 * peer['backbone_seconds'] / peer['seconds']:.0f}%) | "
+            f"{peer['backbone_seconds'] / ours['backbone_seconds']:.2f}x | "
+            f"{ours['params'] / 1e6:.0f}M / {resnet['params'] / 1e6:.0f}M | "
+            f"{ours['gflops']:.0f} / {resnet['gflops']:.0f} |")
+    return '\n'.join(lines)
+
+
+def model_blocks(result):
+    table = f'{models_caption(result)}\n\n{models_table(result)}'
+    return {'cpu-models': table, 'models-summary': table}
+
+
 def blocks(result):
     return {
         'cpu-benchmark': f'{caption(result)}\n\n{speed_table(result)}',
@@ -76,10 +116,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('json', nargs='?', default=os.path.join(ROOT, 'results',
                                                                 'benchmark_cpu.json'))
+    parser.add_argument('--models', default=os.path.join(ROOT, 'results',
+                                                         'benchmark_models_cpu.json'))
     parser.add_argument('--write', action='store_true')
     args = parser.parse_args(argv)
     with open(args.json) as f:
         new = blocks(json.load(f))
+    if os.path.isfile(args.models):
+        with open(args.models) as f:
+            new.update(model_blocks(json.load(f)))
     if not args.write:
         for name, body in new.items():
             print(f'<!-- {name} -->\n{body}\n')

@@ -1,6 +1,8 @@
-"""Measurement helpers for the benchmark: activation memory, timing, FLOPs, matmul rate."""
+"""Measurement helpers for the benchmarks: activation memory, timing, FLOPs, matmul rate, the
+machine's description."""
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from collections import Counter
@@ -11,7 +13,8 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 
-__all__ = ['saved_activation_bytes', 'median_time', 'forward_flops', 'matmul_rates',
+__all__ = ['cpu_description', 'saved_activation_bytes', 'median_time', 'counted_flops',
+           'forward_flops', 'matmul_rates',
            'matmul_shapes', 'linear_floor_seconds', 'forward_seconds_without', 'ABLATABLE',
            'fit_exponent', 'cuda_kernel_times']
 
@@ -59,14 +62,20 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1, calls: 
     return statistics.median(times)
 
 
-def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
-    """FLOPs of one forward pass, counted by ``torch.utils.flop_counter.FlopCounterMode``
-    (matmuls, convolutions and attention; element-wise work is not counted)."""
+def counted_flops(fn: Callable[[], object]) -> int:
+    """FLOPs that ``fn()`` runs without autograd, counted by
+    ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and attention;
+    element-wise work and compiled extension ops are not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(x)
+        fn()
     return counter.get_total_flops()
+
+
+def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """:func:`counted_flops` of one forward pass of ``model`` on ``x``."""
+    return counted_flops(lambda: model(x))
 
 
 def matmul_rates(n: int = 2048, repeats: int = 5, device: str = 'cpu',
@@ -203,3 +212,21 @@ def cuda_kernel_times(fn: Callable[[], object]) -> Dict[str, float]:
         if event.device_type == torch.autograd.DeviceType.CUDA:
             totals[event.name] = totals.get(event.name, 0.0) + event.time_range.elapsed_us() / 1e6
     return totals
+
+
+def cpu_description() -> str:
+    """'model name (ISA)' from /proc/cpuinfo, e.g. 'AMD EPYC (AVX-512)'; the machine type
+    where that is not readable."""
+    model, flags = '', ''
+    try:
+        with open('/proc/cpuinfo') as info:
+            for line in info:
+                key, _, value = line.partition(':')
+                model = model or (value.strip() if key.strip() == 'model name' else '')
+                flags = flags or (value if key.strip() == 'flags' else '')
+    except OSError:
+        pass
+    isa = ', '.join(name for flag, name in (('avx512f', 'AVX-512'), ('amx_bf16', 'AMX-BF16'))
+                    if flag in flags.split()) or ('AVX2' if 'avx2' in flags.split() else '')
+    model = model or platform.processor() or platform.machine()
+    return f'{model} ({isa})' if isa else model

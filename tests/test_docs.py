@@ -57,6 +57,24 @@ def test_tables_are_written_between_the_markers(tmp_path, monkeypatch):
     json.dumps(result)  # what tools/benchmark.py writes is plain JSON
 
 
+def test_whole_model_table_from_benchmark_model_json():
+    sys.path.insert(0, os.path.join(ROOT, 'docs'))
+    try:
+        import tables
+    finally:
+        sys.path.pop(0)
+    rows = [dict(model='swin_mm', seconds=2.0, backbone_seconds=0.5, params=48e6, gflops=520.0),
+            dict(model='peer Swin', seconds=3.0, backbone_seconds=1.5, params=48e6, gflops=520.0),
+            dict(model='ResNet-50', seconds=2.5, backbone_seconds=0.7, params=44e6, gflops=500.0)]
+    result = dict(device='CPU (AVX2)', threads=2, torch='2.13.0', cpu_products='MKL', repeats=3,
+                  configs=[dict(config='cascade_mask_rcnn_swin_t_coco_3x.py', shape=[800, 1333],
+                                rows=rows)])
+    table = tables.model_blocks(result)['cpu-models']
+    assert ('| Cascade Mask R-CNN | 800x1333 | 2.00 / 3.00 / 2.50 | 1.50x | 1.25x | 0.50 / 1.50 '
+            '(50%) | 3.00x | 48M / 44M | 520 / 500 |') in table
+    assert 'median of 3' in table
+
+
 def test_readme_is_a_users_page():
     assert len(README.splitlines()) <= 250
     hashes = [h for h in re.findall(r'\b[0-9a-f]{7,40}\b', README)

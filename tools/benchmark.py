@@ -14,31 +14,12 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import tempfile
 
 import torch
 
 ARCHS = {'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
          'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32))}
-
-
-def cpu_description():
-    """'model name (ISA)' from /proc/cpuinfo, e.g. 'AMD EPYC (AVX-512)'; the machine type
-    where that is not readable."""
-    model, flags = '', ''
-    try:
-        with open('/proc/cpuinfo') as info:
-            for line in info:
-                key, _, value = line.partition(':')
-                model = model or (value.strip() if key.strip() == 'model name' else '')
-                flags = flags or (value if key.strip() == 'flags' else '')
-    except OSError:
-        pass
-    isa = ', '.join(name for flag, name in (('avx512f', 'AVX-512'), ('amx_bf16', 'AMX-BF16'))
-                    if flag in flags.split()) or ('AVX2' if 'avx2' in flags.split() else '')
-    model = model or platform.processor() or platform.machine()
-    return f'{model} ({isa})' if isa else model
 
 
 def build_pair(arch, device):
@@ -154,7 +135,7 @@ def main(argv=None):
     if args.calls is None:
         args.calls = 10 if device.type == 'cuda' else 1
     from swin_mm.fast import gemm
-    from swin_mm.profiling import matmul_rates
+    from swin_mm.profiling import cpu_description, matmul_rates
     dtypes = [None, torch.bfloat16] if device.type == 'cuda' else [None]
     by_library = {str(d or 'fp32'): {k: v / 1e9 for k, v in matmul_rates(
         device=device.type, dtype=d or torch.float32).items()} for d in dtypes}

@@ -30,15 +30,6 @@ def parse_args(argv=None):
     return args
 
 
-def count_flops(fn) -> int:
-    """FLOPs that ``fn()`` runs, by FlopCounterMode (no grad)."""
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        fn()
-    return counter.get_total_flops()
-
-
 def _data_sample(scope: str, shape):
     """An empty data sample with the metainfo that a test pipeline would have given ``shape``."""
     if scope == 'mmseg':
@@ -61,6 +52,7 @@ def build_model(cfg):
 
 def measure(cfg, shape):
     """dict of parameter counts and FLOPs (backbone and whole model) at input ``shape`` (H, W)."""
+    from swin_mm.profiling import counted_flops
     model, scope = build_model(cfg)
     x = torch.randn(1, 3, *shape)
     samples = [_data_sample(scope, shape)]
@@ -69,8 +61,8 @@ def measure(cfg, shape):
         shape=list(shape),
         backbone_params=sum(p.numel() for p in backbone.parameters()),
         model_params=sum(p.numel() for p in model.parameters()),
-        backbone_flops=count_flops(lambda: backbone(x)),
-        model_flops=count_flops(lambda: model(x, samples, mode='predict')))
+        backbone_flops=counted_flops(lambda: backbone(x)),
+        model_flops=counted_flops(lambda: model(x, samples, mode='predict')))
 
 
 def main(argv=None):
