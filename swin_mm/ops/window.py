@@ -17,7 +17,7 @@ import torch.nn.functional as F
 __all__ = [
     'to_2tuple', 'pad_to_multiple', 'round_up', 'window_partition', 'window_reverse',
     'shift_and_partition', 'reverse_and_unshift', 'attention_bias', 'add_attention_bias_',
-    'relative_position_index',
+    'relative_position_index', 'region_ids',
     'window_attention_mask', 'cache_tensors',
 ]
 
@@ -191,7 +191,7 @@ def relative_position_index(window_size: Size2) -> torch.Tensor:
     return (rel[0] + wh - 1) * (2 * ww - 1) + (rel[1] + ww - 1)
 
 
-def _region_ids(length: int, window: int, shift: int, device=None) -> torch.Tensor:
+def region_ids(length: int, window: int, shift: int, device=None) -> torch.Tensor:
     """Region label (0, 1, 2) of each position along one axis of a cyclically shifted padded map:
     0 before ``length - window``, 1 up to ``length - shift``, 2 after (all 0 without a shift).
     Comparisons, not slicing, so a symbolic ``length`` traces without a guard."""
@@ -248,7 +248,7 @@ def _build_mask(image_size: Size2, padded_size: Size2, window_size: Size2, shift
                 mask_padding: bool, device: Optional[torch.device]) -> torch.Tensor:
     """The (nW, N, N) mask of :func:`window_attention_mask`, always built."""
     (H, W), (Hp, Wp), (wh, ww), (sh, sw) = image_size, padded_size, window_size, shift_size
-    rows, cols = _region_ids(Hp, wh, sh, device), _region_ids(Wp, ww, sw, device)
+    rows, cols = region_ids(Hp, wh, sh, device), region_ids(Wp, ww, sw, device)
     region = rows[:, None] * 3 + cols[None, :]  # Hp, Wp
     region = window_partition(region[None, :, :, None], window_size).squeeze(-1)  # nW, N
     mask = torch.where(region[:, :, None] != region[:, None, :], REGION_MASK_VALUE, 0.0)
