@@ -26,6 +26,7 @@ $(STAMP): Makefile setup.py
 
 DEMO_DIR := work_dirs/demo_mask_rcnn
 DEMO_CFG := configs/toy/mask_rcnn_swin_t_toy.py
+DEMO_IMAGE := 000000.jpg
 SEG_DIR := work_dirs/demo_upernet
 SEG_CFG := configs/toy/upernet_swin_t_toy.py
 
@@ -39,14 +40,18 @@ define set_aside_if_stale
 endef
 
 # Generate the toy COCO set, train Mask R-CNN Swin-T (resuming: a finished run is not redone),
-# evaluate with the COCO table, draw predictions. Curves: $(DEMO_DIR)/curves.png.
+# evaluate with the COCO table, draw predictions, then what the backbone sees in one validation
+# image (features, windows, attention, CAMs of the top box). Curves: $(DEMO_DIR)/curves.png.
 demo: env
 	$(PY) tools/make_toy_data.py coco data/toy_coco
 	$(call set_aside_if_stale,$(DEMO_DIR),data/toy_coco)
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) --resume
 	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR)/test \
 		--show-dir predictions --cfg-options test_evaluator.classwise=True
+	$(PY) tools/visualize.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) \
+		data/toy_coco/val2017/$(DEMO_IMAGE) --out $(DEMO_DIR)/visualize
 	@echo "curves: $(DEMO_DIR)/curves.png  predictions: $(DEMO_DIR)/test/*/predictions/"
+	@echo "what the backbone sees: $(DEMO_DIR)/visualize/index.html"
 
 # The same for segmentation: UperNet Swin-T on the toy ADE20K-format set, mIoU table.
 demo-seg: env
@@ -55,7 +60,10 @@ demo-seg: env
 	$(PY) tools/train.py $(SEG_CFG) --work-dir $(SEG_DIR) --resume
 	$(PY) tools/test.py $(SEG_CFG) $$(cat $(SEG_DIR)/last_checkpoint) --work-dir $(SEG_DIR)/test \
 		--show-dir $(SEG_DIR)/test/predictions
+	$(PY) tools/visualize.py $(SEG_CFG) $$(cat $(SEG_DIR)/last_checkpoint) \
+		data/toy_ade/images/validation/000000.jpg --out $(SEG_DIR)/visualize
 	@echo "curves: $(SEG_DIR)/curves.png  predictions: $(SEG_DIR)/test/predictions/"
+	@echo "what the backbone sees: $(SEG_DIR)/visualize/index.html"
 
 test: env
 	$(PY) -m pytest -q tests

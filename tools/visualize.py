@@ -1,6 +1,7 @@
 """Pictures of what the Swin backbone of a detector or segmentor sees in one image: its feature
 maps, the windows of a block (W-MSA and SW-MSA), a query's attention in each head beside the
-relative-position bias alone, and Grad-CAM / Eigen-CAM of a predicted box or a class.
+relative-position bias alone, and Grad-CAM, HiResCAM and Eigen-CAM of a predicted box or a
+class.
 
     python tools/visualize.py CONFIG CHECKPOINT IMAGE [--out DIR]
         [--what features,windows,attention,cam] [--stage S] [--block K]
@@ -124,8 +125,8 @@ def choose_target(scope, result, args):
 def run(args):
     import torch
 
-    from swin_mm.visualize import (block_attention, draw, eigen_cam, grad_cam, mass_inside,
-                                   window_layout)
+    from swin_mm.visualize import (block_attention, draw, eigen_cam, grad_cam, hires_cam,
+                                   mass_inside, window_layout)
     from swin_mm.visualize.inspect import (box_score, class_pixels_score, input_image, inspect,
                                            score_gradient, swin_backbone)
     model, cfg, scope = load_model(args.config, args.checkpoint, args.cfg_options)
@@ -194,7 +195,8 @@ def run(args):
         image_size = tuple(input_image(model, data).shape[:2])
         cams = {name: torch.from_numpy(draw.upsample(cam, padded_size))[:image_size[0],
                                                                          :image_size[1]]
-                for name, cam in (('Grad-CAM', grad_cam(act, grad)), ('Eigen-CAM', eigen_cam(act)))}
+                for name, cam in (('Grad-CAM', grad_cam(act, grad)),
+                                  ('HiResCAM', hires_cam(act, grad)), ('Eigen-CAM', eigen_cam(act)))}
         report['cams'] = cams
         what = f'box {target}' if kind == 'box' else f'class {target}'
         caption = ''
@@ -204,8 +206,9 @@ def run(args):
                                 for n, m in report['mass_inside'].items())
         path = draw.draw_cam(canvas[:image_size[0], :image_size[1]], cams,
                              osp.join(out, 'cam.png'), box, what)
-        entries.append((osp.basename(path), f'Grad-CAM of {what}\'s score and Eigen-CAM '
-                                            f'(gradient-free) at stage {args.stage}. {caption}'))
+        entries.append((osp.basename(path), f'Grad-CAM and HiResCAM of {what}\'s score, and '
+                                            f'Eigen-CAM (gradient-free), at stage {args.stage}. '
+                                            f'{caption}'))
     report['html'] = draw.write_html(out, entries, f'{osp.basename(args.config)}: '
                                                    f'{osp.basename(args.image)}')
     report['pngs'] = [osp.join(out, name) for name, _ in entries]

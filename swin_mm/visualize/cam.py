@@ -1,13 +1,13 @@
-"""Class activation maps of a backbone output: Grad-CAM (Selvaraju et al., ICCV 2017) and
-Eigen-CAM (Muhammad and Yeasin, IJCNN 2020), written from their definitions (the ``grad-cam``
-package needs torchvision)."""
+"""Class activation maps of a backbone output: Grad-CAM (Selvaraju et al., ICCV 2017), its
+element-wise form HiResCAM (Draelos and Carin, 2020) and Eigen-CAM (Muhammad and Yeasin, IJCNN
+2020), written from their definitions (the ``grad-cam`` package needs torchvision)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
 
-__all__ = ['grad_cam', 'eigen_cam', 'mass_inside']
+__all__ = ['grad_cam', 'hires_cam', 'eigen_cam', 'mass_inside']
 
 
 def grad_cam(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
@@ -20,6 +20,19 @@ def grad_cam(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor
     """
     weights = gradients.float().mean((1, 2))
     return torch.relu((weights[:, None, None] * activations.float()).sum(0))
+
+
+def hires_cam(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    """ReLU(sum_k dscore/dA_k * A_k), position by position: Grad-CAM without averaging the
+    gradient over the map, so the map is non-zero only where the score depends on the features
+    (for a detector's box: the box's receptive field).
+
+    Args:
+        activations, gradients: (C, H, W).
+    Returns:
+        (H, W) >= 0.
+    """
+    return torch.relu((gradients.float() * activations.float()).sum(0))
 
 
 def eigen_cam(activations: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,8 @@ import torch
 
 from swin_mm.models import SwinBlock
 from swin_mm.ops.window import PADDING_MASK_VALUE, shift_and_partition, window_attention_mask
-from swin_mm.visualize import (block_attention, channel_mean, eigen_cam, grad_cam, mass_inside,
-                               pca_rgb, window_layout)
+from swin_mm.visualize import (block_attention, channel_mean, eigen_cam, grad_cam, hires_cam,
+                               mass_inside, pca_rgb, window_layout)
 from swin_mm.visualize import draw
 from tests.helpers.reference import widen_parameters
 
@@ -80,6 +80,15 @@ def test_grad_cam_is_relu_of_the_gradient_weighted_channels():
                      torch.tensor([[0.0, 1.0], [3.0, 1.0]])])
     g = torch.stack([torch.full((2, 2), 2.0), torch.tensor([[-1.0, -1.0], [-1.0, -1.0]])])
     torch.testing.assert_close(grad_cam(a, g), torch.tensor([[2.0, 3.0], [0.0, 0.0]]))
+
+
+def test_hires_cam_is_relu_of_gradient_times_activation_per_position():
+    a = torch.stack([torch.tensor([[1.0, 2.0], [0.0, -1.0]]),
+                     torch.tensor([[0.0, 1.0], [3.0, 1.0]])])
+    g = torch.zeros(2, 2, 2)
+    g[0, 0, 1], g[1, 1, 0] = 1.0, -1.0  # the score depends on two positions only
+    torch.testing.assert_close(hires_cam(a, g), torch.tensor([[0.0, 2.0], [0.0, 0.0]]))
+    assert mass_inside(hires_cam(a, g), (1, 0, 2, 1)) == 1.0
 
 
 def test_eigen_cam_finds_the_dominant_pattern():
