@@ -218,8 +218,8 @@ def print_result(result):
         vs_peer = by_name['peer Swin']['seconds'] / row['seconds']
         vs_resnet = by_name['ResNet-50']['seconds'] / row['seconds']
         print(f"{row['model']:<10} {row['seconds']:7.3f} {row['images_per_s']:7.3f} "
-              f"{row['backbone_seconds']:7.3f}s {row['params'] / 1e6:7.1f}M {row['gflops']:7.0f} {vs_peer:7.2f}x "
-              f"{vs_resnet:7.2f}x")
+              f"{row['backbone_seconds']:7.3f}s {row['params'] / 1e6:7.1f}M {row['gflops']:7.0f} "
+              f"{vs_peer:7.2f}x {vs_resnet:7.2f}x")
 
 
 def main(argv=None):

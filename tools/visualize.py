@@ -193,10 +193,11 @@ def run(args):
         score = box_score(target) if kind == 'box' else class_pixels_score(target)
         act, grad, _ = score_gradient(model, data, position, score)
         image_size = tuple(input_image(model, data).shape[:2])
+        maps = (('Grad-CAM', grad_cam(act, grad)), ('HiResCAM', hires_cam(act, grad)),
+                ('Eigen-CAM', eigen_cam(act)))
         cams = {name: torch.from_numpy(draw.upsample(cam, padded_size))[:image_size[0],
                                                                          :image_size[1]]
-                for name, cam in (('Grad-CAM', grad_cam(act, grad)),
-                                  ('HiResCAM', hires_cam(act, grad)), ('Eigen-CAM', eigen_cam(act)))}
+                for name, cam in maps}
         report['cams'] = cams
         what = f'box {target}' if kind == 'box' else f'class {target}'
         caption = ''

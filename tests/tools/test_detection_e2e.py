@@ -84,7 +84,8 @@ def test_paper_frameworks_learn_then_test(tmp_path, config, extra):
     root = generate_toy_coco(str(tmp_path / 'coco'), num_train=2, num_val=2, size=(96, 96),
                              seed=3) + '/'
     opts = data_options(root, 'train_cfg.max_epochs=10', 'train_cfg.val_interval=100',
-                        'default_hooks.checkpoint.interval=10', 'param_scheduler.0.start_factor=1.0',
+                        'default_hooks.checkpoint.interval=10',
+                        'param_scheduler.0.start_factor=1.0',
                         'optim_wrapper.optimizer.lr=3e-4', *extra)
     runner = load_tool('train').main([config_path(f'toy/{config}'), '--work-dir',
                                       str(tmp_path / 'work'), *opts])

@@ -10,6 +10,7 @@ import torch
 
 from swin_mm.data import generate_toy_coco
 from tests.helpers.tools import config_path, load_tool
+from tests.tools.test_detection_e2e import data_options
 
 pytestmark = pytest.mark.slow
 CONFIG = config_path('toy/mask_rcnn_swin_t_toy.py')
@@ -27,10 +28,8 @@ def test_hires_cam_of_a_detected_object_lies_inside_its_box(tmp_path):
 
     from swin_mm.visualize.inspect import inspect
     root = generate_toy_coco(str(tmp_path / 'coco'), num_train=400, num_val=4, seed=0)
-    data_root = [f'train_dataloader.dataset.data_root={root}/']
-    load_tool('train').main([CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-                             'train_cfg.max_epochs=1', 'train_cfg.val_interval=10', *DEPTHS,
-                             *data_root])
+    load_tool('train').main([CONFIG, '--work-dir', str(tmp_path / 'work'),
+                             *data_options(root + '/', 'train_cfg.val_interval=10')])
     checkpoint = str(tmp_path / 'work' / 'epoch_1.pth')
     tool = load_tool('visualize')
     model, cfg, scope = tool.load_model(CONFIG, checkpoint,
