@@ -133,9 +133,9 @@ def models(cfg, scope):
     converted, fmt, _ = convert_state_dict(peer.backbone.state_dict())
     load_state_dict_into(ours.backbone, converted, 'peer Swin', fmt)
     rest = {k: v for k, v in peer.state_dict().items() if not k.startswith('backbone.')}
-    missing = ours.load_state_dict(rest, strict=False).unexpected_keys
-    if missing:
-        raise RuntimeError(f'the two models differ outside the backbone: {missing[:5]}')
+    unexpected = ours.load_state_dict(rest, strict=False).unexpected_keys
+    if unexpected:
+        raise RuntimeError(f'the two models differ outside the backbone: {unexpected[:5]}')
     resnet = build(resnet50_model(cfg.model, scope, ours.backbone.out_indices), scope)
     return {'swin_mm': ours, 'peer Swin': peer, 'ResNet-50': resnet}
 

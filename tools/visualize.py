@@ -113,11 +113,10 @@ def choose_target(scope, result, args):
     if args.target_class is not None:
         raise SystemExit('--target-class is for segmentors; this config is a detector '
                          '(use --target-box)')
+    from swin_mm.visualize.inspect import check_box_index
     index = args.target_box or 0
     boxes = result.pred_instances.bboxes
-    if not 0 <= index < len(boxes):
-        raise IndexError(f'--target-box {index}: the detector predicted {len(boxes)} boxes '
-                         f'(valid: 0..{len(boxes) - 1}, in decreasing score order)')
+    check_box_index(index, len(boxes))
     scale = torch.tensor(result.metainfo['scale_factor']).repeat(2)
     return 'box', index, (boxes[index].detach() * scale).tolist()
 

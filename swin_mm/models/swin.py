@@ -188,7 +188,7 @@ class SwinBackbone(nn.Module):
         out_indices = check_stage_indices(out_indices, frozen_stages, num_stages)
         grid = pretrain_grid(pretrain_img_size, patch_size)
         cfgs = init_cfg_list(init_cfg, pretrained)
-        self.init_cfg = cfgs[0] if isinstance(init_cfg, dict) or len(cfgs) == 1 else cfgs or None
+        self.init_cfg = cfgs[0] if len(cfgs) == 1 else cfgs or None
         self.fast = fast_enabled(fast)
         self.in_channels = in_channels
         self.embed_dims = dims

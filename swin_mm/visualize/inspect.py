@@ -12,6 +12,7 @@ import torch
 from ..errors import ConfigError
 
 __all__ = ['Inspection', 'swin_backbone', 'inspect', 'score_gradient', 'box_score',
+           'check_box_index',
            'class_pixels_score', 'input_image']
 
 
@@ -121,11 +122,16 @@ def box_score(index: int) -> Callable[[object], torch.Tensor]:
     when there is no such box)."""
     def score(result):
         scores = result.pred_instances.scores
-        if not 0 <= index < len(scores):
-            raise IndexError(f'--target-box {index}: the detector predicted {len(scores)} boxes '
-                             f'(valid: 0..{len(scores) - 1}, in decreasing score order)')
+        check_box_index(index, len(scores))
         return scores[index]
     return score
+
+
+def check_box_index(index: int, count: int) -> None:
+    """IndexError naming the valid range when a detector predicted no box ``index``."""
+    if not 0 <= index < count:
+        raise IndexError(f'--target-box {index}: the detector predicted {count} boxes '
+                         f'(valid: 0..{count - 1}, in decreasing score order)')
 
 
 def class_pixels_score(cls: int) -> Callable[[object], torch.Tensor]:
