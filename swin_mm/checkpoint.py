@@ -10,9 +10,14 @@ Formats detected (and converted to the official key names that SwinBackbone uses
   ``ffn.layers``, ``patch_embed.projection``; patch-merging weights in ``nn.Unfold`` channel order;
   MMPretrain's old layout names the last output norm ``norm``, loaded as ``norm3``).
 
+SwinV2 checkpoints come in the same three layouts (official; timm's ``swinv2_*`` with patch
+merging at either end of a stage, by timm version; MMPretrain's ``SwinTransformerV2``) and load into
+:class:`~swin_mm.SwinV2Backbone`: its position bias is an MLP over coordinates, so nothing is
+resized when the window changes (set ``pretrained_window_sizes`` to the checkpoint's window).
+
 Whole detector/segmentor/classifier checkpoints are accepted: the ``backbone.`` part is taken.
-Relative-position tables are resized (bicubic) to the model's window, absolute position embeddings
-to its grid. Every key is accounted for in the :class:`LoadReport`.
+V1 relative-position tables are resized (bicubic) to the model's window, absolute position
+embeddings to its grid. Every key is accounted for in the :class:`LoadReport`.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import torch.nn.functional as F
 from .serialization import CheckpointError, safe_load
 
 __all__ = ['FORMATS', 'LoadReport', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
-           'detect_format', 'convert_state_dict', 'resize_relative_position_table',
+           'detect_format', 'is_swin_v2', 'convert_state_dict', 'resize_relative_position_table',
            'resize_abs_pos_embed', 'infer_arch', 'load_state_dict_into', 'load_pretrained']
 
 FORMATS = ('official', 'timm', 'openmmlab')
@@ -124,12 +129,19 @@ def _is_state_dict(d: Mapping) -> bool:
 
 
 # --- format detection and conversion ----------------------------------------------------------
+def is_swin_v2(sd: Mapping[str, torch.Tensor]) -> bool:
+    """Whether a state dict (any format) holds SwinV2 attention (its position-bias MLP)."""
+    return any('.attn.cpb_mlp.' in k or '.attn.w_msa.cpb_mlp.' in k for k in sd)
+
+
 def detect_format(sd: Mapping[str, torch.Tensor]) -> str:
-    """'official', 'timm' or 'openmmlab'; raises CheckpointError when no Swin backbone is found."""
+    """'official', 'timm' or 'openmmlab' (V1 or V2); raises CheckpointError when no Swin backbone
+    is found."""
     keys = list(sd)
     if any(k.startswith('stages.') for k in keys) and any('.attn.w_msa.' in k for k in keys):
         return 'openmmlab'
-    if any(k.startswith('layers.') and '.attn.relative_position_bias_table' in k for k in keys):
+    if any(k.startswith('layers.') and ('.attn.relative_position_bias_table' in k
+                                         or '.attn.cpb_mlp.' in k) for k in keys):
         stages = {int(m.group(1)) for k in keys if (m := _DOWNSAMPLE.match(k))}
         return 'timm' if stages and min(stages) >= 1 else 'official'
     raise CheckpointError(
@@ -161,6 +173,7 @@ def convert_state_dict(sd: Mapping[str, torch.Tensor], fmt: Optional[str] = None
         raise ValueError(f'unknown checkpoint format {fmt!r}; expected one of {FORMATS}')
     dropped: Dict[str, List[str]] = {}
     out: Dict[str, torch.Tensor] = {}
+    v2 = is_swin_v2(sd)
     final_norm = _openmmlab_final_norm(sd) if fmt == 'openmmlab' else None
     for key, value in sd.items():
         if key.endswith(_BUFFER_SUFFIXES):
@@ -175,8 +188,8 @@ def convert_state_dict(sd: Mapping[str, torch.Tensor], fmt: Optional[str] = None
         if fmt == 'openmmlab':
             for pattern, repl in _OPENMMLAB_RENAMES:
                 key = pattern.sub(repl, key)
-            if '.downsample.' in key:
-                value = _unfold_to_official(value)
+            if '.downsample.reduction.' in key or ('.downsample.norm.' in key and not v2):
+                value = _unfold_to_official(value)  # V2's merging norm is over 2C: no reorder
         match = _DOWNSAMPLE.match(key)
         if match and _downsample_at_stage_start(fmt, sd):
             key = f'layers.{int(match.group(1)) - 1}.downsample.{match.group(2)}'
@@ -248,27 +261,32 @@ def resize_abs_pos_embed(embed: torch.Tensor, grid: Tuple[int, int]) -> torch.Te
 
 # --- architecture inference -------------------------------------------------------------------
 def infer_arch(sd: Mapping[str, torch.Tensor]) -> Dict[str, object]:
-    """SwinBackbone arguments (embed_dims, depths, num_heads, window_size, patch_size,
-    in_channels, use_abs_pos_embed) read off a converted state dict."""
+    """Backbone arguments read off a converted state dict: ``type`` ('SwinBackbone' or
+    'SwinV2Backbone'), embed_dims, depths, num_heads, patch_size, in_channels,
+    use_abs_pos_embed, and for V1 window_size (V2's parameters do not depend on the window)."""
     proj = sd.get('patch_embed.proj.weight')
     if proj is None:
         raise CheckpointError('cannot infer the architecture: no patch_embed.proj.weight')
+    v2 = is_swin_v2(sd)
+    heads_key = 'cpb_mlp.2.weight' if v2 else 'relative_position_bias_table'
     blocks: Dict[int, int] = {}
     heads: Dict[int, int] = {}
     table_len = None
     for key, value in sd.items():
-        m = re.match(r'^layers\.(\d+)\.blocks\.(\d+)\.attn\.relative_position_bias_table$', key)
+        m = re.match(r'^layers\.(\d+)\.blocks\.(\d+)\.attn\.' + re.escape(heads_key) + '$', key)
         if m:
             i, j = int(m.group(1)), int(m.group(2))
             blocks[i] = max(blocks.get(i, 0), j + 1)
-            heads[i] = value.shape[1]
+            heads[i] = value.shape[0] if v2 else value.shape[1]
             table_len = value.shape[0]
-    side = math.isqrt(table_len or 0)
     stages = sorted(blocks)
-    return dict(embed_dims=proj.shape[0], depths=tuple(blocks[i] for i in stages),
-                num_heads=tuple(heads[i] for i in stages), window_size=(side + 1) // 2,
-                patch_size=proj.shape[-1], in_channels=proj.shape[1],
-                use_abs_pos_embed='absolute_pos_embed' in sd)
+    arch = dict(type='SwinV2Backbone' if v2 else 'SwinBackbone', embed_dims=proj.shape[0],
+                depths=tuple(blocks[i] for i in stages),
+                num_heads=tuple(heads[i] for i in stages), patch_size=proj.shape[-1],
+                in_channels=proj.shape[1], use_abs_pos_embed='absolute_pos_embed' in sd)
+    if not v2:
+        arch['window_size'] = (math.isqrt(table_len or 0) + 1) // 2
+    return arch
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -285,6 +303,7 @@ def load_state_dict_into(model: torch.nn.Module, sd: Mapping[str, torch.Tensor],
         CheckpointError: a shape that cannot be fitted (names the key and both shapes), no tensor
             at all in common, or (strict) missing backbone parameters.
     """
+    _check_version(model, sd, source)
     own = model.state_dict()
     report = LoadReport(source=source, format=fmt, expected_unused=dict(dropped or {}))
     fitted: Dict[str, torch.Tensor] = {}
@@ -321,6 +340,20 @@ def load_state_dict_into(model: torch.nn.Module, sd: Mapping[str, torch.Tensor],
         for key, value in fitted.items():
             own[key].copy_(value)
     return report
+
+
+def _check_version(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
+    """A V1 checkpoint for a V2 model, or the reverse, named as such (not as missing keys)."""
+    from .models.swin_v2 import SwinV2Backbone
+    from .models.swin import SwinBackbone
+    if not isinstance(model, SwinBackbone):
+        return
+    model_v2, ckpt_v2 = isinstance(model, SwinV2Backbone), is_swin_v2(sd)
+    if model_v2 != ckpt_v2:
+        names = {True: "SwinV2 (type='SwinV2Backbone')", False: "Swin V1 (type='SwinBackbone')"}
+        raise CheckpointError(f'{source} holds a {names[ckpt_v2]} backbone but the model is '
+                              f'{names[model_v2]}; build the backbone type of the checkpoint. '
+                              f'Nothing was loaded.')
 
 
 def load_pretrained(model: torch.nn.Module, source: str, prefix: Optional[str] = None,

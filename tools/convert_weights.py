@@ -1,4 +1,5 @@
-"""Convert any Swin checkpoint to swin_mm's own format (the official key names) and report.
+"""Convert any Swin or SwinV2 checkpoint to swin_mm's own format (the official key names) and
+report.
 
     python tools/convert_weights.py SRC DST [--format official|timm|openmmlab] [--prefix backbone.]
 """
@@ -6,7 +7,7 @@ import argparse
 
 
 def main(argv=None):
-    from swin_mm import SwinBackbone
+    from swin_mm.registry import BACKBONES
     from swin_mm.checkpoint import (FORMATS, CheckpointError, convert_state_dict,
                                     extract_state_dict, infer_arch, load_state_dict_into,
                                     read_checkpoint)
@@ -23,7 +24,8 @@ def main(argv=None):
         sd, rest = extract_state_dict(read_checkpoint(args.src, args.trust_pickle), args.prefix)
         converted, fmt, dropped = convert_state_dict(sd, args.format)
         arch = infer_arch(converted)
-        model = SwinBackbone(**{k: v for k, v in arch.items()}, drop_path_rate=0.0)
+        backbone = BACKBONES[arch['type']]
+        model = backbone(**{k: v for k, v in arch.items() if k != 'type'}, drop_path_rate=0.0)
         if rest:
             dropped['other parts of the model (neck, heads)'] = rest
         report = load_state_dict_into(model, converted, args.src, fmt, dropped, strict=False)

@@ -23,10 +23,10 @@ _HEADS = ('decode_head', 'auxiliary_head')
 def _swin_out_indices(cfg) -> Optional[List[int]]:
     """The config's SwinBackbone out_indices (checked), or None for another backbone."""
     backbone = cfg.get('model', {}).get('backbone', {})
-    if backbone.get('type') != 'SwinBackbone':
+    from swin_mm.registry import BACKBONES
+    if backbone.get('type') not in BACKBONES:
         return None
-    from swin_mm import SwinBackbone
-    num_stages = len(SwinBackbone.channels_of(backbone))
+    num_stages = len(BACKBONES[backbone['type']].channels_of(backbone))
     out_indices = list(backbone.get('out_indices', range(num_stages)))
     bad = [i for i in out_indices if not 0 <= i < num_stages]
     if bad:
@@ -53,9 +53,9 @@ def check_model_channels(cfg) -> None:
     out_indices = _swin_out_indices(cfg)
     if out_indices is None:
         return
-    from swin_mm import SwinBackbone
+    from swin_mm.registry import BACKBONES
     model = cfg.model
-    stages = SwinBackbone.channels_of(model.backbone)
+    stages = BACKBONES[model.backbone['type']].channels_of(model.backbone)
     emitted = [stages[i] for i in out_indices]
     neck = model.get('neck')
     if isinstance(neck, dict) and 'in_channels' in neck and list(neck['in_channels']) != emitted:

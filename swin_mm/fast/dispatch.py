@@ -7,17 +7,19 @@ applies. Traced code (``torch.compile``, ``torch.export``) always takes the refe
 ============================  ===================================  ===============================
 reference                     fast path                            when
 ============================  ===================================  ===============================
-SwinBlock.forward_reference   block_inference.block_inference      CPU fp32 eval without autograd,
-                                                                   oneDNN in the build, exact GELU
+SwinBlock.forward_reference   block_inference.block_inference      V1 (pre-norm), CPU fp32 eval
+                                                                   without autograd, oneDNN in the
+                                                                   build, exact GELU
 shift_and_partition,          window_gather (one row gather        eager
 reverse_and_unshift           each way)
-WindowAttention: qkv +        attention_cpu.                       CPU training in the weights'
+WindowAttention: qkv +        attention_cpu.                       V1, CPU training in the weights'
 window_attention              projected_window_attention           dtype, no attention dropout
 window_attention              attention_cuda.                      CUDA training, no attention
                               efficient_window_attention           dropout
 window_attention              attention_cpu.window_attention       CPU training (autocast), no
                                                                    attention dropout
 window_attention              sdpa.window_attention                eager (inference, dropout)
+  (V1 and V2 alike: V2's q, k, v arrive already cosine-normalised and scaled)
 Mlp.forward_reference         mlp.mlp_inference                    CPU fp32 without autograd,
                                                                    oneDNN in the build
 Mlp.forward_reference         mlp.chunked_mlp                      CPU training in the weights'
@@ -50,7 +52,7 @@ from .gemm import ONEDNN_AVAILABLE, LinearFunction, linear, reuse_packed_weights
 from .mlp import chunked_mlp, gelu_linear, mlp_inference
 from .sdpa import window_attention as sdpa_attention
 
-__all__ = ['FastLinear', 'forward_span', 'swin_block', 'window_attention', 'mlp']
+__all__ = ['FastLinear', 'fast_linear', 'forward_span', 'swin_block', 'window_attention', 'mlp']
 
 
 # --- what every predicate asks -----------------------------------------------------------------
@@ -78,7 +80,7 @@ def _exact_gelu_mlp(mlp_module) -> bool:
 
 # --- one predicate per path --------------------------------------------------------------------
 def block_inference_applies(block, x: torch.Tensor) -> bool:
-    return (not block.training and not torch.is_grad_enabled()
+    return (not block.res_post_norm and not block.training and not torch.is_grad_enabled()
             and _onednn_fp32_cpu(x, block.mlp.fc1.weight) and _exact_gelu_mlp(block.mlp))
 
 
@@ -137,12 +139,12 @@ def swin_block(block, x: torch.Tensor) -> torch.Tensor:
 
 
 def window_attention(module, x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
-    """A :class:`~swin_mm.models.attention.WindowAttention` forward: (B * nW, N, C) tokens and
-    an (nW, N, N) mask or None -> (B * nW, N, C)."""
+    """A :class:`~swin_mm.models.attention.WindowAttentionBase` forward (V1 or V2): (B * nW, N, C)
+    tokens and an (nW, N, N) mask or None -> (B * nW, N, C)."""
     dropout = module.attn_drop.p if module.training else 0.0
     args = (module.num_heads, module.scale)
     qkv_layer = module.qkv
-    if projected_attention_applies(x, qkv_layer.weight, dropout):
+    if module.plain_qkv_projection and projected_attention_applies(x, qkv_layer.weight, dropout):
         heads = projected_window_attention(x, qkv_layer.weight, qkv_layer.bias,
                                            module.relative_position_bias(), mask, *args)
     elif efficient_attention_applies(x, dropout):
@@ -157,8 +159,8 @@ def window_attention(module, x: torch.Tensor, mask: Optional[torch.Tensor]) -> t
 
 
 def _attend(kernel, module, x, mask, *args) -> torch.Tensor:
-    """``kernel`` (a drop-in for the reference ``window_attention``) on the module's qkv."""
-    qkv = module.qkv(x)  # B*nW, N, 3C
+    """``kernel`` (a drop-in for the reference ``window_attention``) on the module's q, k, v."""
+    qkv = module.attention_qkv(x)  # B*nW, N, 3C
     return kernel(qkv, module.relative_position_bias().to(qkv.dtype), mask, *args)
 
 
@@ -181,8 +183,15 @@ class FastLinear(nn.Linear):
     :func:`forward_span`. Elsewhere exactly ``nn.Linear``. (..., in) -> (..., out)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not onednn_linear_applies(x, self.weight):
-            return F.linear(x, self.weight, self.bias)
-        if torch.is_grad_enabled():
-            return LinearFunction.apply(x, self.weight, self.bias)
-        return linear(x, self.weight, self.bias, pack=True)
+        return fast_linear(x, self.weight, self.bias)
+
+
+def fast_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
+                ) -> torch.Tensor:
+    """``F.linear`` through oneDNN where :func:`onednn_linear_applies` (see :class:`FastLinear`);
+    for a bias that is not a module's own (SwinV2's q/v bias). (..., in) -> (..., out)."""
+    if not onednn_linear_applies(x, weight):
+        return F.linear(x, weight, bias)
+    if torch.is_grad_enabled():
+        return LinearFunction.apply(x, weight, bias)
+    return linear(x, weight, bias, pack=True)

@@ -128,10 +128,11 @@ def init_cfg_list(init_cfg: Union[dict, Sequence[dict], None], pretrained: objec
     return cfgs
 
 
-def unknown_arguments_message(unknown: Iterable[str], known: Sequence[str]) -> str:
+def unknown_arguments_message(unknown: Iterable[str], known: Sequence[str],
+                              owner: str = 'SwinBackbone') -> str:
     """'SwinBackbone got unknown argument(s) 'embed_dim' (did you mean 'embed_dims'?)'."""
     parts = []
     for name in unknown:
         close = difflib.get_close_matches(name, known, n=1)
         parts.append(f'{name!r}' + (f' (did you mean {close[0]!r}?)' if close else ''))
-    return f'SwinBackbone got unknown argument(s) {", ".join(parts)}'
+    return f'{owner} got unknown argument(s) {", ".join(parts)}'

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..fast import dispatch, fast_enabled
 from ..ops.window import Size2, attention_bias, relative_position_index, to_2tuple
 
-__all__ = ['WindowAttention', 'window_attention']
+__all__ = ['WindowAttentionBase', 'WindowAttention', 'window_attention']
 
 
 def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch.Tensor],
@@ -48,7 +48,53 @@ def window_attention(qkv: torch.Tensor, bias: torch.Tensor, mask: Optional[torch
     return out.transpose(2, 3).reshape(Bw, N, C3 // 3)
 
 
-class WindowAttention(nn.Module):
+class WindowAttentionBase(nn.Module):
+    """What every window attention does around :func:`window_attention`: project to q, k, v,
+    attend with a per-head bias and the mask, project back. Subclasses (V1 here, V2 in
+    :mod:`.attention_v2`) say how q, k, v are made (:meth:`attention_qkv`), what the bias is
+    (:meth:`relative_position_bias`) and the logit ``scale``; the fast paths
+    (:func:`swin_mm.fast.dispatch.window_attention`) call the same three.
+
+    Subclasses set ``num_heads``, ``window_size``, ``scale``, ``qkv``, ``attn_drop``, ``proj``,
+    ``proj_drop`` and ``fast``.
+    """
+
+    #: the q, k, v of :meth:`attention_qkv` are ``self.qkv(x)`` as is (a fast path fuses it)
+    plain_qkv_projection = True
+
+    def attention_qkv(self, x: torch.Tensor) -> torch.Tensor:
+        """(B * nW, N, C) tokens -> (B * nW, N, 3C) q, k, v, channels (q/k/v, head, d)."""
+        raise NotImplementedError
+
+    def relative_position_bias(self) -> torch.Tensor:
+        """The bias added to every window's logits: (h, N, N), N = wh * ww."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend within each window.
+
+        Args:
+            x: (B * nW, N, C) tokens of B images' windows, window-major within each image.
+            mask: (nW, N, N) additive logits shared by the images, or None.
+        Returns:
+            (B * nW, N, C).
+        """
+        if self.fast:
+            return dispatch.window_attention(self, x, mask)
+        return self.forward_reference(x, mask)
+
+    def forward_reference(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
+                          ) -> torch.Tensor:
+        """:meth:`forward` in plain PyTorch: q, k, v, :func:`window_attention`, output
+        projection."""
+        qkv = self.attention_qkv(x)  # B*nW, N, 3C
+        bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
+        dropout = self.attn_drop.p if self.training else 0.0
+        heads = window_attention(qkv, bias, mask, self.num_heads, self.scale, dropout)
+        return self.proj_drop(self.proj(heads))
+
+
+class WindowAttention(WindowAttentionBase):
     """Multi-head self-attention inside windows, with the paper's learned relative position bias.
 
     Args:
@@ -97,25 +143,6 @@ class WindowAttention(nn.Module):
         # contiguous, so that bias + mask is too and SDPA's fused kernels take it as is
         return bias.view(n, n, self.num_heads).permute(2, 0, 1).contiguous()
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Attend within each window.
-
-        Args:
-            x: (B * nW, N, C) tokens of B images' windows, window-major within each image.
-            mask: (nW, N, N) additive logits shared by the images, or None.
-        Returns:
-            (B * nW, N, C).
-        """
-        if self.fast:
-            return dispatch.window_attention(self, x, mask)
-        return self.forward_reference(x, mask)
-
-    def forward_reference(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
-                          ) -> torch.Tensor:
-        """:meth:`forward` in plain PyTorch: qkv projection, :func:`window_attention`,
-        output projection."""
-        qkv = self.qkv(x)  # B*nW, N, 3C
-        bias = self.relative_position_bias().to(qkv.dtype)  # h, N, N
-        dropout = self.attn_drop.p if self.training else 0.0
-        heads = window_attention(qkv, bias, mask, self.num_heads, self.scale, dropout)
-        return self.proj_drop(self.proj(heads))
+    def attention_qkv(self, x: torch.Tensor) -> torch.Tensor:
+        """(B * nW, N, C) -> (B * nW, N, 3C): the qkv projection."""
+        return self.qkv(x)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..fast import dispatch, fast_enabled
 from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
 
-__all__ = ['PatchEmbed', 'PatchMerging', 'Mlp', 'DropPath', 'drop_path']
+__all__ = ['PatchEmbed', 'PatchMerging', 'PatchMergingV2', 'Mlp', 'DropPath', 'drop_path']
 
 
 class PatchEmbed(nn.Module):
@@ -50,7 +50,7 @@ class PatchEmbed(nn.Module):
 
 
 class PatchMerging(nn.Module):
-    """Concatenate each 2x2 neighbourhood and project 4C -> 2C (stride 2).
+    """Concatenate each 2x2 neighbourhood, normalise (4C) and project 4C -> 2C (stride 2).
 
     The concatenation order is the official one: (even row, even col), (odd row, even col),
     (even row, odd col), (odd row, odd col). Odd sizes are zero-padded at the bottom and right.
@@ -62,11 +62,15 @@ class PatchMerging(nn.Module):
             ``SWIN_MM_FAST=0``.
     """
 
+    #: SwinV2 (:class:`PatchMergingV2`) projects first, then normalises the 2C channels
+    norm_after_reduction = False
+
     def __init__(self, dim: int, norm_layer: Optional[Type[nn.Module]] = nn.LayerNorm,
                  fast: Optional[bool] = None) -> None:
         super().__init__()
         linear = dispatch.FastLinear if fast_enabled(fast) else nn.Linear
-        self.norm = norm_layer(4 * dim) if norm_layer is not None else None
+        norm_dim = 2 * dim if self.norm_after_reduction else 4 * dim
+        self.norm = norm_layer(norm_dim) if norm_layer is not None else None
         self.reduction = linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +80,18 @@ class PatchMerging(nn.Module):
         # (B, H/2, W/2, col, row, C)
         x = x.view(B, Hp // 2, 2, Wp // 2, 2, C).permute(0, 1, 3, 4, 2, 5)
         x = x.reshape(B, Hp // 2, Wp // 2, 4 * C)
-        return self.reduction(self.norm(x) if self.norm is not None else x)
+        if self.norm is None:
+            return self.reduction(x)
+        if self.norm_after_reduction:
+            return self.norm(self.reduction(x))
+        return self.reduction(self.norm(x))
+
+
+class PatchMergingV2(PatchMerging):
+    """SwinV2's patch merging: the same 2x2 concatenation, projected 4C -> 2C, then normalised
+    (LayerNorm over 2C)."""
+
+    norm_after_reduction = True
 
 
 class Mlp(nn.Module):

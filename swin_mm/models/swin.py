@@ -8,13 +8,16 @@ as they are.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
+
+import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from ..errors import ConfigError
 from ..fast import dispatch, fast_enabled
 from ..ops import window
 from ..ops.window import Size2, to_2tuple, window_attention_mask
@@ -24,7 +27,6 @@ from .attention import WindowAttention
 from .layers import DropPath, Mlp, PatchEmbed, PatchMerging
 
 __all__ = ['ARCH_SETTINGS', 'SwinBlock', 'SwinStage', 'SwinBackbone']
-
 
 
 class SwinBlock(nn.Module):
@@ -42,21 +44,26 @@ class SwinBlock(nn.Module):
         mask_padding: mask padded tokens out of attention (off: the paper's behaviour).
         fast: run the fast paths (:func:`swin_mm.fast.dispatch.swin_block`) where they apply;
             None: unless ``SWIN_MM_FAST=0``.
+        attention_kwargs: passed on to the attention (SwinV2's ``pretrained_window_size``).
     """
+
+    #: V1 normalises before each branch; SwinV2 after it (:class:`~.swin_v2.SwinBlockV2`)
+    res_post_norm = False
+    attention_type: Type[nn.Module] = WindowAttention
 
     def __init__(self, dim: int, num_heads: int, window_size: int | Size2 = 7,
                  shift: bool = False, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  qk_scale: Optional[float] = None, drop: float = 0.0, attn_drop: float = 0.0,
                  drop_path: float = 0.0, mask_padding: bool = False,
-                 fast: Optional[bool] = None) -> None:
+                 fast: Optional[bool] = None, **attention_kwargs) -> None:
         super().__init__()
         self.fast = fast_enabled(fast)
         self.window_size = to_2tuple(window_size)
         self.shift_size = tuple(w // 2 for w in self.window_size) if shift else (0, 0)
         self.mask_padding = mask_padding
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = WindowAttention(dim, num_heads, self.window_size, qkv_bias, qk_scale,
-                                    attn_drop, drop, fast=self.fast)
+        self.attn = self.attention_type(dim, num_heads, self.window_size, qkv_bias, qk_scale,
+                                        attn_drop, drop, fast=self.fast, **attention_kwargs)
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop, fast=self.fast)
@@ -71,16 +78,19 @@ class SwinBlock(nn.Module):
         """:meth:`forward` as the paper has it; ``window_ops`` supplies ``shift_and_partition``
         and ``reverse_and_unshift`` (:mod:`swin_mm.ops.window`, or a drop-in with the same two
         functions)."""
+        x = x + self.drop_path(self.window_attend(self.norm1(x), window_ops))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def window_attend(self, x: torch.Tensor, window_ops=window) -> torch.Tensor:
+        """(S)W-MSA of a (B, H, W, C) map -> (B, H, W, C): pad, shift (roll), partition; attend;
+        reverse, shift back, crop."""
         H, W = x.shape[1], x.shape[2]
-        # pad, shift (roll), partition; attend; reverse, shift back, crop
-        windows, padded_size = window_ops.shift_and_partition(self.norm1(x), self.window_size,
+        windows, padded_size = window_ops.shift_and_partition(x, self.window_size,
                                                               self.shift_size)  # B*nW, N, C
         mask = window_attention_mask((H, W), padded_size, self.window_size, self.shift_size,
                                      self.mask_padding, x.device)  # nW, N, N or None
-        attended = window_ops.reverse_and_unshift(self.attn(windows, mask), self.window_size,
-                                                  self.shift_size, (H, W))  # B, H, W, C
-        x = x + self.drop_path(attended)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return window_ops.reverse_and_unshift(self.attn(windows, mask), self.window_size,
+                                              self.shift_size, (H, W))  # B, H, W, C
 
 
 class SwinStage(nn.Module):
@@ -94,20 +104,24 @@ class SwinStage(nn.Module):
         merge_norm: the patch merging's LayerNorm (MMDetection drops it with ``patch_norm``).
         with_cp: gradient checkpointing per block while training.
         fast: as in :class:`SwinBlock`, for the blocks and the patch merging.
-        block_kwargs: passed to every :class:`SwinBlock`.
+        block_type: the block (:class:`SwinBlock`, or SwinV2's).
+        merging_type: the patch merging (:class:`PatchMerging`, or SwinV2's), built as
+            ``merging_type(dim, norm_layer, fast=fast)``.
+        block_kwargs: passed to every block.
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, drop_path: Sequence[float],
                  downsample: bool, merge_norm: bool = True, with_cp: bool = False,
-                 fast: Optional[bool] = None,
-                 **block_kwargs) -> None:
+                 fast: Optional[bool] = None, block_type: Type[nn.Module] = None,
+                 merging_type: Type[nn.Module] = PatchMerging, **block_kwargs) -> None:
         super().__init__()
         self.with_cp = with_cp
+        block_type = block_type or SwinBlock
         self.blocks = nn.ModuleList(
-            SwinBlock(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], fast=fast,
-                      **block_kwargs)
+            block_type(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], fast=fast,
+                       **block_kwargs)
             for j in range(depth))
-        self.downsample = PatchMerging(dim, nn.LayerNorm if merge_norm else None,
+        self.downsample = merging_type(dim, nn.LayerNorm if merge_norm else None,
                                        fast=fast) if downsample else None
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -159,10 +173,16 @@ class SwinBackbone(nn.Module):
             :meth:`init_weights` (any Swin checkpoint format is detected); MMEngine's other
             initialisers, and lists of them, are applied there too.
         pretrained: deprecated alias for ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+        block_options: per-stage extra arguments of the blocks, one dict per stage, overriding
+            the common ones (SwinV2 passes its per-stage windows here).
         convert_weights: accepted for MMDetection compatibility; formats are detected.
         strides, act_cfg, norm_cfg: accepted for MMDetection compatibility; only the paper's
             values are supported.
     """
+
+    #: what the stages are built of (SwinV2Backbone swaps both)
+    block_type: Type[nn.Module] = SwinBlock
+    merging_type: Type[nn.Module] = PatchMerging
 
     def __init__(self, arch: Union[str, dict, None] = None, embed_dims: Optional[int] = None,
                  depths: Optional[Sequence[int]] = None, num_heads: Optional[Sequence[int]] = None,
@@ -176,12 +196,14 @@ class SwinBackbone(nn.Module):
                  with_cp: bool = False, mask_padding: bool = False, fast: bool = True,
                  init_cfg: Union[dict, List[dict], None] = None,
                  pretrained: Optional[str] = None,
+                 block_options: Optional[Sequence[dict]] = None,
                  convert_weights: bool = False, strides: Optional[Sequence[int]] = None,
                  act_cfg: Optional[dict] = None, norm_cfg: Optional[dict] = None,
                  **unknown) -> None:
         super().__init__()
         if unknown:
-            raise TypeError(unknown_arguments_message(unknown, _known_arguments()))
+            raise TypeError(unknown_arguments_message(unknown, _known_arguments(type(self)),
+                                                      type(self).__name__))
         dims, depths, num_heads = resolve_arch(arch, embed_dims, depths, num_heads)
         check_mmdet_compat(patch_size, len(depths), strides, act_cfg, norm_cfg)
         num_stages = len(depths)
@@ -196,6 +218,13 @@ class SwinBackbone(nn.Module):
         self.num_heads = num_heads
         self.patch_size = patch_size
         self.window_size = to_2tuple(window_size)
+        block_options = list(block_options or [{}] * num_stages)
+        if len(block_options) != num_stages:
+            raise ConfigError(f'block_options has {len(block_options)} entries for '
+                              f'{num_stages} stages')
+        #: (wh, ww) of every stage
+        self.window_sizes = tuple(to_2tuple(o.get('window_size', window_size))
+                                  for o in block_options)
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.num_features = tuple(dims * 2 ** i for i in range(num_stages))
@@ -215,26 +244,29 @@ class SwinBackbone(nn.Module):
         self.layers = nn.ModuleList()
         for i, depth in enumerate(depths[:last + 1]):
             first = sum(depths[:i])
+            block_kwargs = dict(window_size=self.window_size, mlp_ratio=mlp_ratio,
+                                qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate,
+                                attn_drop=attn_drop_rate, mask_padding=mask_padding)
+            block_kwargs.update(block_options[i])
             self.layers.append(SwinStage(
                 self.num_features[i], depth, num_heads[i], rates[first:first + depth],
-                downsample=i < last, merge_norm=merge_norm, with_cp=with_cp,
-                window_size=self.window_size, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                qk_scale=qk_scale, drop=drop_rate, attn_drop=attn_drop_rate,
-                mask_padding=mask_padding, fast=self.fast))
+                downsample=i < last, merge_norm=merge_norm, with_cp=with_cp, fast=self.fast,
+                block_type=self.block_type, merging_type=self.merging_type, **block_kwargs))
         for i in out_indices:
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
         self.apply(_init_linear_and_norm)
         self._freeze_stages()
 
     # --- what the backbone emits ---------------------------------------------------------------
-    @staticmethod
-    def channels_of(cfg: dict) -> Tuple[int, ...]:
+    @classmethod
+    def channels_of(cls, cfg: dict) -> Tuple[int, ...]:
         """Channels of every stage (not only the emitted ones) of the backbone that a config dict
         of SwinBackbone arguments would build, without building it (unknown arguments raise)."""
-        known = _known_arguments() + ['type', '_scope_']
+        known = _known_arguments(cls) + ['type', '_scope_']
         unknown = [k for k in cfg if k not in known]
         if unknown:
-            raise TypeError(unknown_arguments_message(unknown, _known_arguments()))
+            raise TypeError(unknown_arguments_message(unknown, _known_arguments(cls),
+                                                      cls.__name__))
         dims, depths, _ = resolve_arch(cfg.get('arch'), cfg.get('embed_dims'), cfg.get('depths'),
                                         cfg.get('num_heads'))
         return tuple(dims * 2 ** i for i in range(len(depths)))
@@ -252,7 +284,9 @@ class SwinBackbone(nn.Module):
     @property
     def size_divisibility(self) -> int:
         """Input sizes that are multiples of this need no padding anywhere inside the backbone."""
-        return self.patch_size * 2 ** (len(self.depths) - 1) * max(self.window_size)
+        strides = [self.patch_size * 2 ** i * w for i, ws in enumerate(self.window_sizes)
+                   for w in ws]
+        return math.lcm(self.patch_size * 2 ** (len(self.depths) - 1), *strides)
 
     def output_shape(self) -> Dict[str, Dict[str, int]]:
         """detectron2-style description: ``{'stage{i}': {'channels': c, 'stride': s}}``."""
@@ -350,10 +384,18 @@ class SwinBackbone(nn.Module):
                 load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
 
 
-def _known_arguments() -> List[str]:
+def _known_arguments(cls: type) -> List[str]:
+    """Constructor arguments of ``cls`` and of the classes it passes ``**kwargs`` on to."""
     import inspect
-    return [p for p in inspect.signature(SwinBackbone.__init__).parameters
-            if p not in ('self', 'unknown')]
+    names: List[str] = []
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass) or klass is nn.Module:
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        names += [p for p in params if p not in ('self', 'unknown', 'kwargs') and p not in names]
+        if not any(p.kind == p.VAR_KEYWORD and p.name == 'kwargs' for p in params.values()):
+            break
+    return names
 
 
 def _init_linear_and_norm(module: nn.Module) -> None:

@@ -7,7 +7,7 @@ seconds; inductor's code generation is not part of it.
 import pytest
 import torch
 
-from swin_mm.models import SwinBackbone
+from swin_mm.models import SwinBackbone, SwinV2Backbone
 from tests.helpers.losses import projection_loss
 
 torch_dynamo = pytest.importorskip('torch._dynamo')
@@ -17,18 +17,24 @@ from torch._dynamo.testing import CompileCounter  # noqa: E402
 SIZES = [(64, 80), (72, 88), (101, 61)]  # not square: duck sizing would tie H to W
 
 
-def _tiny_backbone(**kwargs) -> SwinBackbone:
+def _tiny_backbone(backbone=SwinBackbone, **kwargs) -> SwinBackbone:
     torch.manual_seed(0)
-    return SwinBackbone(embed_dims=16, depths=(2, 2), num_heads=(1, 2), window_size=4,
-                        out_indices=(0, 1), drop_path_rate=0.0, **kwargs)
+    model = backbone(embed_dims=16, depths=(2, 2), num_heads=(1, 2), window_size=4,
+                     out_indices=(0, 1), drop_path_rate=0.0, **kwargs)
+    with torch.no_grad():  # SwinV2's blocks start as identity (zero post-norms)
+        for name, param in model.named_parameters():
+            if '.norm' in name and name.endswith('weight'):
+                param.add_(1.0)
+    return model
 
 
+@pytest.mark.parametrize('backbone', [SwinBackbone, SwinV2Backbone], ids=['v1', 'v2'])
 @pytest.mark.parametrize('mask_padding, fast', [(False, True), (True, True), (False, False)],
                          ids=['fast', 'fast-mask_padding', 'reference'])
-def test_one_graph_for_every_size_same_outputs(mask_padding, fast):
+def test_one_graph_for_every_size_same_outputs(mask_padding, fast, backbone):
     """Traced, both settings run the reference ops (the dispatcher sends traced code there)."""
     torch._dynamo.reset()
-    model = _tiny_backbone(mask_padding=mask_padding, fast=fast).eval()
+    model = _tiny_backbone(backbone, mask_padding=mask_padding, fast=fast).eval()
     counter = CompileCounter()
     compiled = torch.compile(model, backend=counter, dynamic=True, fullgraph=True)
     with torch.no_grad():
@@ -40,9 +46,10 @@ def test_one_graph_for_every_size_same_outputs(mask_padding, fast):
     assert counter.frame_count == 1  # no recompilation per size, no graph break
 
 
-def test_compiled_training_step_has_eager_gradients():
+@pytest.mark.parametrize('backbone', [SwinBackbone, SwinV2Backbone], ids=['v1', 'v2'])
+def test_compiled_training_step_has_eager_gradients(backbone):
     torch._dynamo.reset()
-    model = _tiny_backbone().train()
+    model = _tiny_backbone(backbone).train()
     compiled = torch.compile(model, backend=CompileCounter(), dynamic=True, fullgraph=True)
     for size in SIZES[:2]:
         x = torch.randn(2, 3, *size)
