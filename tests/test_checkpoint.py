@@ -145,7 +145,8 @@ def test_abs_pos_embed_resized(tmp_path):
 
 def test_infer_arch_from_checkpoint():
     sd, _, _ = convert_state_dict(official_classification(_model(0))['model'])
-    assert infer_arch(sd) == dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8),
+    assert infer_arch(sd) == dict(type='SwinBackbone', embed_dims=32, depths=(2, 2, 2, 2),
+                                  num_heads=(1, 2, 4, 8),
                                   window_size=7, patch_size=4, in_channels=3,
                                   use_abs_pos_embed=False)
 

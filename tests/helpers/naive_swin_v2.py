@@ -21,15 +21,15 @@ def _log_spaced(offset: int, window: int, pretrained: int) -> float:
     return math.copysign(math.log2(abs(t) + 1.0) / 3.0, t) if t else 0.0
 
 
-def naive_bias(attn, head: int) -> torch.Tensor:
-    """(N, N) position bias of one head: 16 * sigmoid(MLP(log-spaced (dy, dx))) per token pair."""
+def naive_bias(attn) -> torch.Tensor:
+    """(h, N, N) position bias: 16 * sigmoid(MLP(log-spaced (dy, dx))) for every token pair."""
     (wh, ww), (ph, pw) = attn.window_size, attn.pretrained_window_size
     pos = [(r, c) for r in range(wh) for c in range(ww)]
     coords = torch.tensor([[_log_spaced(ri - rj, wh, ph), _log_spaced(ci - cj, ww, pw)]
                            for ri, ci in pos for rj, cj in pos], dtype=attn.qkv.weight.dtype)
     w1, b1, w2 = attn.cpb_mlp[0].weight, attn.cpb_mlp[0].bias, attn.cpb_mlp[2].weight
     hidden = torch.relu(coords @ w1.T + b1)
-    return (16 * torch.sigmoid(hidden @ w2[head])).view(len(pos), len(pos))
+    return (16 * torch.sigmoid(hidden @ w2.T)).T.reshape(-1, len(pos), len(pos))
 
 
 def naive_attention_windows(block, x: torch.Tensor) -> torch.Tensor:
@@ -49,7 +49,7 @@ def naive_attention_windows(block, x: torch.Tensor) -> torch.Tensor:
     q_bias = attn.q_bias if attn.q_bias is not None else torch.zeros(C, dtype=x.dtype)
     v_bias = attn.v_bias if attn.v_bias is not None else torch.zeros(C, dtype=x.dtype)
     wq, wk, wv = attn.qkv.weight[:C], attn.qkv.weight[C:2 * C], attn.qkv.weight[2 * C:]
-    biases = [naive_bias(attn, h) for h in range(heads)]
+    biases = naive_bias(attn)
     taus = [torch.exp(attn.logit_scale[h, 0, 0]).clamp(max=100.0) for h in range(heads)]
     rows = []
     for r0 in range(0, Hp, wh):
@@ -57,15 +57,12 @@ def naive_attention_windows(block, x: torch.Tensor) -> torch.Tensor:
             pos = [(r, c) for r in range(r0, r0 + wh) for c in range(c0, c0 + ww)]
             tokens = torch.stack([shifted[:, r, c] for r, c in pos], 1)  # B, N, C
             q, k, v = tokens @ wq.T + q_bias, tokens @ wk.T, tokens @ wv.T + v_bias
-            extra = torch.zeros(len(pos), len(pos), dtype=x.dtype)
-            keep = torch.ones(len(pos), len(pos), dtype=torch.bool)
-            for i, (ri, ci) in enumerate(pos):
-                for j, (rj, cj) in enumerate(pos):
-                    if (_region(ri, Hp, wh, sh), _region(ci, Wp, ww, sw)) != \
-                            (_region(rj, Hp, wh, sh), _region(cj, Wp, ww, sw)):
-                        extra[i, j] = -100.0
-                    if block.mask_padding and not real_shifted[rj, cj]:
-                        keep[i, j] = False
+            region = torch.tensor([_region(r, Hp, wh, sh) * 3 + _region(c, Wp, ww, sw)
+                                   for r, c in pos])
+            extra = (region[:, None] != region[None, :]).to(x.dtype) * -100.0  # N, N
+            real = torch.tensor([bool(real_shifted[r, c]) for r, c in pos])
+            keep = real[None, :].expand(len(pos), -1) if block.mask_padding else \
+                torch.ones(len(pos), len(pos), dtype=torch.bool)
             heads_out = []
             for h in range(heads):
                 qh, kh, vh = (t[..., h * d:(h + 1) * d] for t in (q, k, v))
