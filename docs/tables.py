@@ -73,6 +73,8 @@ def models_table(result):
              '|---|---|---|---|---|---|---|---|---|']
     for entry in result['configs']:
         rows = {r['model']: r for r in entry['rows']}
+        if 'peer Swin' not in rows:  # SwinV2: no peer to compare with; this table is V1's
+            continue
         ours, peer, resnet = rows['swin_mm'], rows['peer Swin'], rows['ResNet-50']
         name = next((v for k, v in MODEL_NAMES.items() if entry['config'].startswith(k)),
                     entry['config'])

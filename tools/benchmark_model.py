@@ -2,7 +2,8 @@
 with swin_mm's SwinBackbone, the same config with MMDetection's / MMSegmentation's
 SwinTransformer (the same weights everywhere), and its ResNet-50 counterpart (the same neck and
 heads over a ResNet-50), in one run, with parameters and FLOPs beside them: the columns of the
-Swin paper's Table 2a.
+Swin paper's Table 2a. SwinV2Backbone configs have no peer (neither MMDetection nor MMSegmentation
+has a SwinV2): swin_mm's against the ResNet-50.
 
     python tools/benchmark_model.py CONFIG [CONFIG ...] [--shape H W] [--repeats 3]
         [--out results/]
@@ -57,9 +58,10 @@ def load(path):
     from swin_mm import ConfigError
     cfg = Config.fromfile(path)
     backbone = cfg.model.get('backbone', {})
-    if backbone.get('type') != 'SwinBackbone':
+    if backbone.get('type') not in ('SwinBackbone', 'SwinV2Backbone'):
         raise ConfigError(f'{path}: model.backbone.type is {backbone.get("type")!r}; '
-                          f'benchmark_model compares configs with a SwinBackbone')
+                          f'benchmark_model compares configs with a SwinBackbone or '
+                          f'SwinV2Backbone')
     backbone.pop('init_cfg', None)  # random weights: nothing is downloaded
     _keep_every_detection(cfg.model.get('test_cfg'))
     return cfg, cfg.get('default_scope', 'mmdet')
@@ -123,10 +125,13 @@ def resnet50_model(model_cfg, scope, out_indices):
 
 def models(cfg, scope):
     """{'swin_mm': ..., 'peer Swin': ..., 'ResNet-50': ...} in eval mode, the two Swin models
-    with the same weights everywhere (checked on the backbone's outputs)."""
+    with the same weights everywhere (checked on the backbone's outputs); no peer for SwinV2."""
     from swin_mm.checkpoint import convert_state_dict, load_state_dict_into
     torch.manual_seed(0)
     ours = build(cfg.model, scope)
+    resnet = build(resnet50_model(cfg.model, scope, ours.backbone.out_indices), scope)
+    if cfg.model.backbone.type == 'SwinV2Backbone':
+        return {'swin_mm': ours, 'ResNet-50': resnet}
     peer_cfg = copy.deepcopy(cfg.model)
     peer_cfg.backbone = peer_backbone(ours.backbone)
     peer = build(peer_cfg, scope)
@@ -136,7 +141,6 @@ def models(cfg, scope):
     unexpected = ours.load_state_dict(rest, strict=False).unexpected_keys
     if unexpected:
         raise RuntimeError(f'the two models differ outside the backbone: {unexpected[:5]}')
-    resnet = build(resnet50_model(cfg.model, scope, ours.backbone.out_indices), scope)
     return {'swin_mm': ours, 'peer Swin': peer, 'ResNet-50': resnet}
 
 
@@ -153,9 +157,12 @@ def one_image(scope, shape):
 
 
 def check_same_backbone(ours, peer, data):
-    """The two Swin backbones agree on the preprocessed image (relative error < 1e-4)."""
+    """The two Swin backbones agree on the preprocessed image (relative error < 1e-4); the
+    padded size of that image."""
     with torch.no_grad():
         x = ours.data_preprocessor(copy.deepcopy(data), False)['inputs']
+        if peer is None:
+            return tuple(x.shape[2:])
         for a, b in zip(ours.backbone(x), peer.backbone(x)):
             error = ((a - b).norm() / b.norm()).item()
             if not error < 1e-4:
@@ -195,7 +202,7 @@ def measure(path, shape, repeats):
     shape = tuple(shape or DEFAULT_SHAPES[scope])
     named = models(cfg, scope)
     data = one_image(scope, shape)
-    padded = check_same_backbone(named['swin_mm'], named['peer Swin'], data)
+    padded = check_same_backbone(named['swin_mm'], named.get('peer Swin'), data)
     seconds, backbone_seconds = time_models(named, data, repeats)
     rows = []
     for name, model in named.items():
@@ -214,12 +221,13 @@ def print_result(result):
     print(f"{'model':<10} {'s/img':>7} {'img/s':>7} {'backbone':>8} {'params':>8} {'GFLOPs':>7} "
           f"{'vs peer':>8} {'vs R-50':>8}")
     by_name = {row['model']: row for row in result['rows']}
+    peer = by_name.get('peer Swin')
     for row in result['rows']:
-        vs_peer = by_name['peer Swin']['seconds'] / row['seconds']
+        vs_peer = f"{peer['seconds'] / row['seconds']:7.2f}x" if peer else f"{'-':>8}"
         vs_resnet = by_name['ResNet-50']['seconds'] / row['seconds']
         print(f"{row['model']:<10} {row['seconds']:7.3f} {row['images_per_s']:7.3f} "
               f"{row['backbone_seconds']:7.3f}s {row['params'] / 1e6:7.1f}M {row['gflops']:7.0f} "
-              f"{vs_peer:7.2f}x {vs_resnet:7.2f}x")
+              f"{vs_peer} {vs_resnet:7.2f}x")
 
 
 def main(argv=None):

@@ -19,13 +19,16 @@ swin_multiscale = dict(
          dict(type='RandomChoiceResize', scales=swin_train_scales, keep_ratio=True)],
     ])
 
-# AdamW 1e-4, betas (0.9, 0.999), weight decay 0.05, none on position tables and norms.
+# AdamW 1e-4, betas (0.9, 0.999), weight decay 0.05, none on position tables and norms (nor on
+# SwinV2's position-bias MLP and logit scales, as its release has it).
 swin_optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={
         'absolute_pos_embed': dict(decay_mult=0.0),
         'relative_position_bias_table': dict(decay_mult=0.0),
+        'cpb_mlp': dict(decay_mult=0.0),
+        'logit_scale': dict(decay_mult=0.0),
         'norm': dict(decay_mult=0.0),
     }))
 
@@ -47,4 +50,14 @@ swin_pretrained = dict(
          'swin_base_patch4_window7_224_22k.pth',
     large_w12='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
               'swin_large_patch4_window12_384_22k.pth',
+)
+# SwinV2's ImageNet-1K release at 256x256 with window 16 (trained with that window: the
+# position-bias coordinates need no pretrained_window_sizes).
+swinv2_pretrained = dict(
+    tiny='https://github.com/SwinTransformer/storage/releases/download/v2.0.0/'
+         'swinv2_tiny_patch4_window16_256.pth',
+    small='https://github.com/SwinTransformer/storage/releases/download/v2.0.0/'
+          'swinv2_small_patch4_window16_256.pth',
+    base='https://github.com/SwinTransformer/storage/releases/download/v2.0.0/'
+         'swinv2_base_patch4_window16_256.pth',
 )

@@ -17,10 +17,25 @@ ARCH_DPR = {'mask_rcnn_swin_t_coco.py': ('tiny', 0.2), 'mask_rcnn_swin_t_coco_3x
             'cascade_mask_rcnn_swin_s_coco_3x.py': ('small', 0.2),
             'cascade_mask_rcnn_swin_b_coco_3x.py': ('base', 0.3),
             'atss_swin_t_coco_3x.py': ('tiny', 0.2), 'sparse_rcnn_swin_t_coco_3x.py': ('tiny', 0.2),
-            'reppoints_swin_t_coco_3x.py': ('tiny', 0.2)}
+            'reppoints_swin_t_coco_3x.py': ('tiny', 0.2),
+            'mask_rcnn_swinv2_t_coco_3x.py': ('tiny', 0.2),
+            'cascade_mask_rcnn_swinv2_t_coco_3x.py': ('tiny', 0.2),
+            'cascade_mask_rcnn_swinv2_s_coco_3x.py': ('small', 0.2),
+            'cascade_mask_rcnn_swinv2_b_coco_3x.py': ('base', 0.3)}
 BOXES_ONLY = ('atss', 'sparse', 'reppoints')
 NO_DECAY = {'absolute_pos_embed': dict(decay_mult=0.0),
-            'relative_position_bias_table': dict(decay_mult=0.0), 'norm': dict(decay_mult=0.0)}
+            'relative_position_bias_table': dict(decay_mult=0.0),
+            'cpb_mlp': dict(decay_mult=0.0), 'logit_scale': dict(decay_mult=0.0),
+            'norm': dict(decay_mult=0.0)}
+BACKBONES = ('SwinBackbone', 'SwinV2Backbone')
+
+
+def _checkpoint_and_window(backbone):
+    """The released checkpoint name and window a config's backbone must use: V1's 224px window 7,
+    V2's 256px window 16."""
+    if backbone.type == 'SwinV2Backbone':
+        return f'swinv2_{backbone.arch}_patch4_window16_256', 16
+    return f'swin_{backbone.arch}_patch4_window7_224', 7
 
 
 def _name(path):
@@ -42,15 +57,18 @@ def test_every_promised_config_exists():
             'upernet_swin_b_w12_22k_ade20k.py', 'upernet_swin_l_ade20k.py'} <= names
     assert {'mask_rcnn_swin_t_toy.py', 'cascade_mask_rcnn_swin_t_toy.py', 'atss_swin_t_toy.py',
             'sparse_rcnn_swin_t_toy.py', 'reppoints_swin_t_toy.py',
-            'upernet_swin_t_toy.py'} <= {_name(c) for c in TOY}
+            'upernet_swin_t_toy.py', 'mask_rcnn_swinv2_t_toy.py'} <= {_name(c) for c in TOY}
+    assert {'upernet_swinv2_t_ade20k.py', 'upernet_swinv2_s_ade20k.py',
+            'upernet_swinv2_b_ade20k.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS + TOY, ids=_name)
 def test_config_builds_with_swin_backbone(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports.imports == ['swin_mm']
-    assert cfg.model.backbone.type == 'SwinBackbone'
+    assert cfg.model.backbone.type in BACKBONES
     model = _build(cfg)
+    assert type(model.backbone).__name__ == cfg.model.backbone.type
     backbone = model.backbone
     if hasattr(model, 'neck'):  # FPN in_channels follow the backbone
         assert list(cfg.model.neck.in_channels) == list(backbone.out_channels)
@@ -64,9 +82,9 @@ def test_detection_recipe(path):
     cfg = Config.fromfile(path)
     arch, dpr = ARCH_DPR[_name(path)]
     bb = cfg.model.backbone
-    assert (bb.arch, bb.drop_path_rate, bb.window_size) == (arch, dpr, 7)
-    assert bb.init_cfg.type == 'Pretrained' and f'swin_{arch}_patch4_window7_224' in \
-        bb.init_cfg.checkpoint
+    checkpoint, window = _checkpoint_and_window(bb)
+    assert (bb.arch, bb.drop_path_rate, bb.window_size) == (arch, dpr, window)
+    assert bb.init_cfg.type == 'Pretrained' and checkpoint in bb.init_cfg.checkpoint
     opt = cfg.optim_wrapper
     assert opt.optimizer == dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05)
     assert opt.paramwise_cfg.custom_keys == NO_DECAY
@@ -128,6 +146,10 @@ def test_segmentation_recipe(path):
     cfg = Config.fromfile(path)
     crop = (640, 640) if 'swin_l' in _name(path) else (512, 512)
     assert cfg.model.backbone.drop_path_rate == 0.3
+    if cfg.model.backbone.type == 'SwinV2Backbone':
+        checkpoint, window = _checkpoint_and_window(cfg.model.backbone)
+        assert cfg.model.backbone.window_size == window
+        assert checkpoint in cfg.model.backbone.init_cfg.checkpoint
     assert cfg.crop_size == crop and cfg.model.data_preprocessor.size == crop
     assert cfg.optim_wrapper.optimizer == dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999),
                                                weight_decay=0.01)

@@ -47,6 +47,19 @@ def test_the_swin_models_are_built_alike_and_checked():
         tool.check_same_backbone(ours, peer, data)
 
 
+def test_swinv2_config_against_resnet50(tmp_path, capsys):
+    result = load_tool('benchmark_model').main([config_path('toy/mask_rcnn_swinv2_t_toy.py'),
+                                                '--shape', '64', '64', '--repeats', '1',
+                                                '--out', str(tmp_path)])
+    rows = {r['model']: r for r in result['configs'][0]['rows']}
+    assert list(rows) == ['swin_mm', 'ResNet-50']  # no peer has a SwinV2
+    from swin_mm import SwinV2Backbone
+    assert rows['swin_mm']['backbone_params'] == sum(
+        p.numel() for p in SwinV2Backbone('tiny', window_size=8).parameters())
+    assert all(r['seconds'] > 0 and r['gflops'] > 0 for r in rows.values())
+    assert 'swin_mm' in capsys.readouterr().out
+
+
 def test_a_config_without_swin_is_refused(tmp_path):
     path = tmp_path / 'r50.py'
     path.write_text("_base_ = 'mmdet::atss/atss_r50_fpn_1x_coco.py'\n")

@@ -45,3 +45,43 @@ def test_get_flops_tool_reports_backbone_and_model():
     assert result['backbone_params'] == sum(p.numel() for p in SwinBackbone('tiny').parameters())
     assert result['model_params'] > 47e6  # Mask R-CNN Swin-T: 48M in the paper
     assert result['model_flops'] > result['backbone_flops']
+
+
+def analytic_macs_v2(h, w, dims, depths, heads, window):
+    """:func:`analytic_macs` plus what SwinV2 adds: the position-bias MLP, once per block
+    ((2M-1)^2 offsets through 2 -> 512 -> heads)."""
+    cpb = sum(d * (2 * window - 1) ** 2 * (2 * 512 + 512 * h) for d, h in zip(depths, heads))
+    return analytic_macs(h, w, dims, depths, window) + cpb
+
+
+@pytest.mark.parametrize('arch, paper_gmacs', [('tiny', 5.9), ('base', 20.3)])
+def test_swinv2_counted_flops_against_the_paper(arch, paper_gmacs):
+    """The V2 paper's table: SwinV2-T and -B at 256x256, window 8: 5.9G and 20.3G."""
+    from swin_mm import ARCH_SETTINGS, SwinV2Backbone
+    spec = ARCH_SETTINGS[arch]
+    model = SwinV2Backbone(arch, window_size=8).eval()
+    flops = forward_flops(model, torch.zeros(1, 3, 256, 256))
+    assert flops == 2 * analytic_macs_v2(256, 256, spec['embed_dims'], spec['depths'],
+                                         spec['num_heads'], 8)
+    assert abs(flops / 2e9 - paper_gmacs) / paper_gmacs < 0.03  # the paper also counts the head
+
+
+@pytest.mark.parametrize('arch, paper_millions', [('tiny', 28), ('base', 88)])
+def test_swinv2_parameters_against_the_paper(arch, paper_millions):
+    from swin_mm import SwinV2Backbone
+    model = SwinV2Backbone(arch)
+    head = model.num_features[-1] * 1001 + 2 * model.num_features[-1]  # classifier + final norm
+    outputs = 2 * sum(model.num_features)  # the four output norms a classifier lacks
+    total = sum(p.numel() for p in model.parameters()) - outputs + head
+    assert round(total / 1e6) == paper_millions
+
+
+@pytest.mark.slow
+def test_get_flops_tool_knows_swinv2():
+    from swin_mm import SwinV2Backbone
+    result = load_tool('get_flops').main([config_path('mask_rcnn_swinv2_t_coco_3x.py'),
+                                          '--shape', '512', '512'])  # divisible by 32 * 16
+    assert result['backbone_flops'] == 2 * analytic_macs_v2(512, 512, 96, (2, 2, 6, 2),
+                                                            (3, 6, 12, 24), 16)
+    assert result['backbone_params'] == sum(
+        p.numel() for p in SwinV2Backbone('tiny', window_size=16).parameters())
