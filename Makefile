@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.swin_mm-installed
 
-.PHONY: env demo demo-seg test clean-env
+.PHONY: env demo demo-v2 demo-seg test clean-env
 
 env: $(STAMP)
 
@@ -52,6 +52,10 @@ demo: env
 		data/toy_coco/val2017/$(DEMO_IMAGE) --out $(DEMO_DIR)/visualize
 	@echo "curves: $(DEMO_DIR)/curves.png  predictions: $(DEMO_DIR)/test/*/predictions/"
 	@echo "what the backbone sees: $(DEMO_DIR)/visualize/index.html"
+
+# The same demo with Mask R-CNN SwinV2-T (residual post-norm, cosine attention, position-bias MLP).
+demo-v2:
+	$(MAKE) demo DEMO_CFG=configs/toy/mask_rcnn_swinv2_t_toy.py DEMO_DIR=work_dirs/demo_mask_rcnn_v2
 
 # The same for segmentation: UperNet Swin-T on the toy ADE20K-format set, mIoU table.
 demo-seg: env

@@ -61,9 +61,10 @@ def load_model(config, checkpoint, cfg_options=None):
     from swin_mm.serialization import CheckpointError, safe_load
     cfg = load_config(config, cfg_options)
     backbone = cfg.model.get('backbone', {})
-    if backbone.get('type') != 'SwinBackbone':
+    if backbone.get('type') not in ('SwinBackbone', 'SwinV2Backbone'):
         raise ConfigError(f'{config}: model.backbone.type is {backbone.get("type")!r}; '
-                          f'tools/visualize.py draws models with a SwinBackbone')
+                          f'tools/visualize.py draws models with a SwinBackbone or '
+                          f'SwinV2Backbone')
     backbone.update(fast=False, init_cfg=None)  # the plain modules, for the hooks
     scope = cfg.get('default_scope', 'mmdet')
     init_default_scope(scope)

@@ -36,16 +36,18 @@ class WindowAttentionMap:
 
 
 def block_attention(block, x: torch.Tensor, query: Tuple[int, int]) -> WindowAttentionMap:
-    """The attention of ``query`` in ``block`` (a :class:`~swin_mm.models.SwinBlock`) for its
-    input ``x`` (1, H, W, C), computed as the reference path does: norm1, pad, shift, partition,
-    q k^T * scale + bias + mask, softmax."""
+    """The attention of ``query`` in ``block`` (a :class:`~swin_mm.models.SwinBlock` or SwinV2's)
+    for its input ``x`` (1, H, W, C), computed as the reference path does: norm1 (V1; V2
+    normalises after), pad, shift, partition, q k^T * scale + bias + mask, softmax (V2's q and k
+    arrive cosine-normalised and scaled)."""
     H, W = x.shape[1:3]
     r, c = query
     if not (0 <= r < H and 0 <= c < W):
         raise ValueError(f'query token {query} is outside the {H}x{W} token map')
     (wh, ww), (sh, sw) = block.window_size, block.shift_size
     with torch.no_grad():
-        windows, (Hp, Wp) = shift_and_partition(block.norm1(x), (wh, ww), (sh, sw))
+        tokens = x if block.res_post_norm else block.norm1(x)
+        windows, (Hp, Wp) = shift_and_partition(tokens, (wh, ww), (sh, sw))
         mask = window_attention_mask((H, W), (Hp, Wp), (wh, ww), (sh, sw), block.mask_padding,
                                      x.device)
         rs, cs = (r - sh) % Hp, (c - sw) % Wp  # in the shifted map
@@ -53,7 +55,7 @@ def block_attention(block, x: torch.Tensor, query: Tuple[int, int]) -> WindowAtt
         position = (rs % wh) * ww + cs % ww
         attn = block.attn
         heads, n = attn.num_heads, wh * ww
-        qkv = attn.qkv(windows[window]).view(n, 3, heads, -1).permute(1, 2, 0, 3)  # 3, h, N, d
+        qkv = attn.attention_qkv(windows[window]).view(n, 3, heads, -1).permute(1, 2, 0, 3)
         q, k = qkv[0], qkv[1]
         bias = attn.relative_position_bias()[:, position, :].float()  # h, N
         logits = torch.einsum('hd,hnd->hn', q[:, position], k) * attn.scale

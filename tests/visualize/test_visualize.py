@@ -4,7 +4,7 @@ the CAM definitions on cases with a known answer, and the pictures' sizes."""
 import pytest
 import torch
 
-from swin_mm.models import SwinBlock
+from swin_mm.models import SwinBlock, SwinBlockV2
 from swin_mm.ops.window import PADDING_MASK_VALUE, shift_and_partition, window_attention_mask
 from swin_mm.visualize import (block_attention, channel_mean, eigen_cam, grad_cam, hires_cam,
                                mass_inside, pca_rgb, window_layout)
@@ -44,13 +44,15 @@ def test_layout_regions_and_padding_match_the_attention_mask(size, window_size, 
         assert torch.equal((expected == 0)[:, real], same[:, real])
 
 
+@pytest.mark.parametrize('block_type', [SwinBlock, SwinBlockV2], ids=['v1', 'v2'])
 @pytest.mark.parametrize('shift, mask_padding', [(False, False), (True, False), (True, True)])
-def test_attention_drawn_is_the_models_own(shift, mask_padding):
+def test_attention_drawn_is_the_models_own(shift, mask_padding, block_type):
     torch.manual_seed(0)
-    block = widen_parameters(SwinBlock(32, 4, 7, shift=shift, mask_padding=mask_padding,
-                                       fast=False)).eval()
+    block = widen_parameters(block_type(32, 4, 7, shift=shift, mask_padding=mask_padding,
+                                        fast=False)).eval()
     x = torch.randn(1, 13, 17, 32)
-    windows, padded = shift_and_partition(block.norm1(x), block.window_size, block.shift_size)
+    tokens = x if block.res_post_norm else block.norm1(x)  # V2 normalises after attention
+    windows, padded = shift_and_partition(tokens, block.window_size, block.shift_size)
     mask = window_attention_mask((13, 17), padded, block.window_size, block.shift_size,
                                  mask_padding)
     with torch.no_grad():
@@ -62,7 +64,7 @@ def test_attention_drawn_is_the_models_own(shift, mask_padding):
             assert tuple(amap.keys[amap.position].tolist()) == query
             torch.testing.assert_close(
                 amap.bias, block.attn.relative_position_bias()[:, amap.position])
-            qkv = block.attn.qkv(windows[amap.window]).view(49, 3, 4, 8)
+            qkv = block.attn.attention_qkv(windows[amap.window]).view(49, 3, 4, 8)
             v = qkv[:, 2].permute(1, 0, 2)  # h, N, d
             heads = torch.einsum('hn,hnd->hd', amap.probabilities, v).reshape(32)
             torch.testing.assert_close(block.attn.proj(heads), own[amap.window, amap.position],
