@@ -140,8 +140,8 @@ def check_outputs_used(cfg) -> None:
     out_indices = _swin_out_indices(cfg)
     norms = ', '.join(f'norm{i}' for i in unused)
     fix = ' '.join(_fix(cfg.model, out_indices, unused))
-    what = (f'SwinBackbone outputs {unused} (out_indices {out_indices}) are never read by the '
-            f'neck or heads')
+    what = (f'{cfg.model.backbone.type} outputs {unused} (out_indices {out_indices}) are never '
+            f'read by the neck or heads')
     wrapper = cfg.get('model_wrapper_cfg') or {}
     tolerant = cfg.get('find_unused_parameters') or wrapper.get('find_unused_parameters')
     if cfg.get('launcher', 'none') != 'none' and not tolerant:

@@ -49,6 +49,17 @@ def test_fpn_start_level_skipping_an_output_stops_a_distributed_run_with_the_fix
     assert {n: s for n, s in before.items() if not n.startswith('backbone.norm0.')} == after
 
 
+def test_swinv2_backbone_is_checked_alike():
+    from swin_mm.engine import check_model_channels
+    cfg = _config('mask_rcnn_swinv2_t_toy.py', {'model.neck.start_level': 1})
+    with pytest.raises(ConfigError, match=r'SwinV2Backbone outputs \[0\]'):
+        check_outputs_used(cfg)
+    cfg = _config('mask_rcnn_swinv2_t_toy.py', {'model.backbone.arch': 'base'})
+    with pytest.raises(ConfigError, match=r'neck.in_channels \[96, 192, 384, 768\] do not match '
+                                          r'the backbone, which emits \[128, 256, 512, 1024\]'):
+        check_model_channels(cfg)
+
+
 def test_a_single_process_is_warned_only():
     with pytest.warns(UserWarning, match=r'outputs \[0\] .* computed for nothing'):
         check_outputs_used(_config('atss_swin_t_toy.py', START_LEVEL_1, launcher='none'))

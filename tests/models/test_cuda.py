@@ -3,7 +3,7 @@ autocast close to fp32, and training through the fused memory-efficient kernel."
 import pytest
 import torch
 
-from swin_mm import SwinBackbone
+from swin_mm import SwinBackbone, SwinV2Backbone
 from tests.helpers.losses import projection_loss
 from tests.helpers.openmmlab import relative_error
 
@@ -21,13 +21,15 @@ def full_fp32():
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
 
 
-def _model():
+def _model(backbone=SwinBackbone):
     torch.manual_seed(0)
-    model = SwinBackbone('tiny', drop_path_rate=0.0)
-    with torch.no_grad():  # make the relative bias matter
+    model = backbone('tiny', drop_path_rate=0.0)
+    with torch.no_grad():  # make the relative bias matter (V2: its MLP, and the post-norms)
         for name, p in model.named_parameters():
-            if 'relative_position_bias_table' in name:
+            if 'relative_position_bias_table' in name or 'cpb_mlp.0' in name:
                 p.normal_(0, 1)
+            elif backbone is SwinV2Backbone and '.norm' in name and name.endswith('weight'):
+                p.normal_(1, 0.2)
     return model
 
 
@@ -42,12 +44,13 @@ def _train_step(model, x, autocast_dtype=None):
     return outs, {n: p.grad.double().cpu() for n, p in model.named_parameters()}
 
 
+@pytest.mark.parametrize('backbone', [SwinBackbone, SwinV2Backbone], ids=['v1', 'v2'])
 @pytest.mark.parametrize('size', [(224, 224), (61, 90)])  # 61x90 pads in every stage
-def test_training_step_matches_float64_on_cpu(full_fp32, size):
+def test_training_step_matches_float64_on_cpu(full_fp32, size, backbone):
     torch.manual_seed(1)
     x = torch.randn(2, 3, *size)  # two images: the per-window mask takes one call per image
-    ref_outs, ref_grads = _train_step(_model().double(), x.double())
-    outs, grads = _train_step(_model().cuda(), x.cuda())
+    ref_outs, ref_grads = _train_step(_model(backbone).double(), x.double())
+    outs, grads = _train_step(_model(backbone).cuda(), x.cuda())
     for a, b in zip(outs, ref_outs):
         assert relative_error(a.cpu(), b) < 1e-5
     for name, grad in grads.items():
