@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from .serialization import CheckpointError, safe_load
 
 __all__ = ['FORMATS', 'LoadReport', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
-           'detect_format', 'is_swin_v2', 'convert_state_dict', 'resize_relative_position_table',
+           'detect_format', 'is_swin_v2', 'coordinate_windows', 'convert_state_dict', 'resize_relative_position_table',
            'resize_abs_pos_embed', 'infer_arch', 'load_state_dict_into', 'load_pretrained']
 
 FORMATS = ('official', 'timm', 'openmmlab')
@@ -62,9 +62,11 @@ class LoadReport:
     unexpected: List[str] = field(default_factory=list)
     expected_unused: Dict[str, List[str]] = field(default_factory=dict)
     resized: List[Tuple[str, Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f'Loaded {len(self.loaded)} tensors from {self.source} (format: {self.format}).']
+        lines += [f'  NOTE: {note}' for note in self.notes]
         for key, old, new in self.resized:
             lines.append(f'  resized {key}: {tuple(old)} -> {tuple(new)}')
         lines.append(f'  missing in checkpoint ({len(self.missing)}): '
@@ -342,6 +344,46 @@ def load_state_dict_into(model: torch.nn.Module, sd: Mapping[str, torch.Tensor],
     return report
 
 
+def coordinate_windows(sd: Mapping[str, torch.Tensor]) -> Dict[int, Tuple[int, int]]:
+    """Per stage, the window a SwinV2 checkpoint's position coordinates were normalised by (its
+    ``pretrained_window_sizes``), read off the stored ``relative_coords_table`` (the official
+    release and MMPretrain store it; timm does not): {stage: (ph, pw)}, {} when not stored.
+
+    The table's corner is offset (w - 1) at log2(8 (w - 1) / (p - 1) + 1) / 3; solved for p.
+    """
+    found: Dict[int, Tuple[int, int]] = {}
+    pattern = re.compile(r'^(?:layers|stages)\.(\d+)\.blocks\.0\.attn\.(?:w_msa\.)?'
+                         r'relative_coords_table$')
+    for key, table in sd.items():
+        m = pattern.match(key)
+        if not m or table.dim() != 4:
+            continue
+        windows = ((table.shape[1] + 1) // 2, (table.shape[2] + 1) // 2)
+        corner = table[0, -1, -1].double().tolist()
+        found[int(m.group(1))] = tuple(
+            round(8 * (w - 1) / (2 ** (3 * t) - 1) + 1) if w > 1 and t > 0 else w
+            for w, t in zip(windows, corner))
+    return found
+
+
+def _coordinate_notes(model: torch.nn.Module, sd: Mapping[str, torch.Tensor]) -> List[str]:
+    """A V2 checkpoint whose coordinates were normalised by other windows than the model's: the
+    bias MLP then reads positions it was not trained on; name the setting that matches."""
+    from .models.swin_v2 import SwinV2Backbone
+    if not isinstance(model, SwinV2Backbone):
+        return []
+    stored = coordinate_windows(sd)
+    own = {i: layer.blocks[0].attn.pretrained_window_size for i, layer in enumerate(model.layers)}
+    own = {i: p if p[0] > 0 else model.window_sizes[i] for i, p in own.items()}
+    if not stored or all(stored.get(i, p) == p for i, p in own.items()):
+        return []
+    wanted = [stored.get(i, own[i])[0] for i in sorted(own)]
+    return [f'the checkpoint\'s position coordinates were normalised by windows {wanted} (its '
+            f'pretrained_window_sizes), the model\'s by {[own[i][0] for i in sorted(own)]}: '
+            f'build SwinV2Backbone(..., pretrained_window_sizes={wanted}) to use them as '
+            f'trained']
+
+
 def _check_version(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
     """A V1 checkpoint for a V2 model, or the reverse, named as such (not as missing keys)."""
     from .models.swin_v2 import SwinV2Backbone
@@ -380,7 +422,11 @@ def load_pretrained(model: torch.nn.Module, source: str, prefix: Optional[str] =
     if rest:
         dropped['other parts of the model (neck, heads)'] = rest
     report = load_state_dict_into(model, converted, source, fmt, dropped, strict)
-    (log or _mm_logger()).info(str(report))
+    report.notes += _coordinate_notes(model, sd)
+    logger_ = log or _mm_logger()
+    logger_.info(str(report))
+    for note in report.notes:
+        logger_.warning(note)
     return report
 
 

@@ -225,3 +225,22 @@ def test_convert_weights_tool_on_a_timm_v2_checkpoint(tmp_path, x, capsys):
                         strict=False)
     with torch.no_grad():
         assert_all_close(dst.double()(x.double()), _expected(src, x), 1e-5)
+
+
+@pytest.mark.parametrize('layout', [official, mmpretrain])
+def test_other_pretrained_windows_are_named(tmp_path, layout):
+    """A window12to16 checkpoint loaded without pretrained_window_sizes=12 loads (nothing
+    differs in shape) but the report says which setting uses its coordinates as trained."""
+    atomic_save(layout(_source(16, 12)), tmp_path / 'ckpt.pth')
+    wrong = load_pretrained(SwinV2Backbone(**ARCH, window_size=16), str(tmp_path / 'ckpt.pth'))
+    assert wrong.notes and 'pretrained_window_sizes=[12, 12, 12, 12]' in wrong.notes[0]
+    assert 'NOTE: the checkpoint' in str(wrong)
+    right = load_pretrained(SwinV2Backbone(**ARCH, window_size=16, pretrained_window_sizes=12),
+                            str(tmp_path / 'ckpt.pth'))
+    assert right.notes == []
+    plain = load_pretrained(SwinV2Backbone(**ARCH, window_size=8),  # trained at its own window
+                            str(tmp_path / 'ckpt.pth'))
+    assert 'pretrained_window_sizes=[12, 12, 12, 12]' in plain.notes[0]
+    atomic_save(official(_source(8)), tmp_path / 'w8.pth')
+    assert load_pretrained(SwinV2Backbone(**ARCH, window_size=8), str(tmp_path / 'w8.pth')).notes \
+        == []
