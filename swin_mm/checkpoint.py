@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from .serialization import CheckpointError, safe_load
 
 __all__ = ['FORMATS', 'LoadReport', 'CheckpointError', 'read_checkpoint', 'extract_state_dict',
-           'detect_format', 'is_swin_v2', 'coordinate_windows', 'convert_state_dict', 'resize_relative_position_table',
+           'detect_format', 'is_swin_v2', 'coordinate_windows', 'convert_state_dict',
+           'resize_relative_position_table',
            'resize_abs_pos_embed', 'infer_arch', 'load_state_dict_into', 'load_pretrained']
 
 FORMATS = ('official', 'timm', 'openmmlab')
@@ -133,7 +134,7 @@ def _is_state_dict(d: Mapping) -> bool:
 # --- format detection and conversion ----------------------------------------------------------
 def is_swin_v2(sd: Mapping[str, torch.Tensor]) -> bool:
     """Whether a state dict (any format) holds SwinV2 attention (its position-bias MLP)."""
-    return any('.attn.cpb_mlp.' in k or '.attn.w_msa.cpb_mlp.' in k for k in sd)
+    return any('.cpb_mlp.' in k for k in sd)
 
 
 def detect_format(sd: Mapping[str, torch.Tensor]) -> str:

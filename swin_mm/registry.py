@@ -1,10 +1,10 @@
 """The one registration OpenMMLab sees.
 
-``SwinBackbone`` and ``SwinV2Backbone`` go into MMEngine's root ``MODELS`` registry. MMDetection's and MMSegmentation's
-``MODELS`` registries have it as their parent and fall back to it on lookup, so
-``type='SwinBackbone'`` (or ``'SwinV2Backbone'``) builds from either without importing them here. swin_mm's hooks go into
-MMEngine's root ``HOOKS`` likewise. Without MMEngine installed this does nothing: the backbone is
-plain PyTorch.
+``SwinBackbone`` and ``SwinV2Backbone`` go into MMEngine's root ``MODELS`` registry.
+MMDetection's and MMSegmentation's ``MODELS`` registries have it as their parent and fall back to
+it on lookup, so ``type='SwinBackbone'`` (or ``'SwinV2Backbone'``) builds from either without
+importing them here. swin_mm's hooks go into MMEngine's root ``HOOKS`` likewise. Without MMEngine
+installed this does nothing: the backbone is plain PyTorch.
 """
 from __future__ import annotations
 

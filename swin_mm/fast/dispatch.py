@@ -88,8 +88,9 @@ def window_gather_applies(x: torch.Tensor) -> bool:
     return _eager()
 
 
-def projected_attention_applies(x: torch.Tensor, weight: torch.Tensor, dropout: float) -> bool:
-    return torch.is_grad_enabled() and dropout == 0.0 and _plain_cpu(x, weight)
+def projected_attention_applies(module, x: torch.Tensor, dropout: float) -> bool:
+    return (module.plain_qkv_projection and torch.is_grad_enabled() and dropout == 0.0
+            and _plain_cpu(x, module.qkv.weight))
 
 
 def efficient_attention_applies(x: torch.Tensor, dropout: float) -> bool:
@@ -143,8 +144,8 @@ def window_attention(module, x: torch.Tensor, mask: Optional[torch.Tensor]) -> t
     tokens and an (nW, N, N) mask or None -> (B * nW, N, C)."""
     dropout = module.attn_drop.p if module.training else 0.0
     args = (module.num_heads, module.scale)
-    qkv_layer = module.qkv
-    if module.plain_qkv_projection and projected_attention_applies(x, qkv_layer.weight, dropout):
+    if projected_attention_applies(module, x, dropout):
+        qkv_layer = module.qkv
         heads = projected_window_attention(x, qkv_layer.weight, qkv_layer.bias,
                                            module.relative_position_bias(), mask, *args)
     elif efficient_attention_applies(x, dropout):

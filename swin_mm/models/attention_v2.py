@@ -1,7 +1,7 @@
 """SwinV2's window attention (Liu et al., CVPR 2022, "Swin Transformer V2"): scaled cosine
 attention with a log-spaced continuous position bias.
 
-    Attention(Q, K, V) = SoftMax(cos(Q, K) * tau_h + B) V,   tau_h = exp(min(logit_scale_h, log 100))
+    Attention(Q, K, V) = SoftMax(cos(Q, K) * tau_h + B) V,  tau_h = exp(min(logit_scale_h, log 100))
     B = 16 * sigmoid(MLP(log-spaced (dy, dx)))   (a 2 -> 512 -> h MLP with ReLU)
 
 The coordinates are normalised by the *pretrained* window size, so a checkpoint trained with one

@@ -112,11 +112,10 @@ class SwinStage(nn.Module):
 
     def __init__(self, dim: int, depth: int, num_heads: int, drop_path: Sequence[float],
                  downsample: bool, merge_norm: bool = True, with_cp: bool = False,
-                 fast: Optional[bool] = None, block_type: Type[nn.Module] = None,
+                 fast: Optional[bool] = None, block_type: Type[nn.Module] = SwinBlock,
                  merging_type: Type[nn.Module] = PatchMerging, **block_kwargs) -> None:
         super().__init__()
         self.with_cp = with_cp
-        block_type = block_type or SwinBlock
         self.blocks = nn.ModuleList(
             block_type(dim, num_heads, shift=j % 2 == 1, drop_path=drop_path[j], fast=fast,
                        **block_kwargs)
