@@ -51,33 +51,9 @@ def parse_args(argv=None):
 
 
 def load_model(config, checkpoint, cfg_options=None):
-    """(model on the reference path with the checkpoint's weights, cfg, scope). The config is
-    checked before the checkpoint is read."""
-    import torch  # noqa: F401
-    from mmengine.registry import MODELS, DefaultScope, init_default_scope
-
-    from swin_mm import ConfigError
-    from swin_mm.engine import load_config
-    from swin_mm.serialization import CheckpointError, safe_load
-    cfg = load_config(config, cfg_options)
-    backbone = cfg.model.get('backbone', {})
-    if backbone.get('type') not in ('SwinBackbone', 'SwinV2Backbone'):
-        raise ConfigError(f'{config}: model.backbone.type is {backbone.get("type")!r}; '
-                          f'tools/visualize.py draws models with a SwinBackbone or '
-                          f'SwinV2Backbone')
-    backbone.update(fast=False, init_cfg=None)  # the plain modules, for the hooks
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
-    state = safe_load(checkpoint)
-    state = state.get('state_dict', state) if isinstance(state, dict) else state
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys:
-        raise CheckpointError(f'{checkpoint}: not a checkpoint of this model; it lacks '
-                              f'{len(result.missing_keys)} of its tensors '
-                              f'({", ".join(result.missing_keys[:3])}, ...)')
-    return model.eval(), cfg, scope
+    """(model on the reference path with the checkpoint's weights, cfg, scope)."""
+    from swin_mm.engine.trained_model import load_trained_model
+    return load_trained_model(config, checkpoint, cfg_options, 'tools/visualize.py')
 
 
 def load_image(cfg, scope, path):

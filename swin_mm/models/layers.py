@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..fast import dispatch, fast_enabled
-from ..ops.window import Size2, pad_to_multiple, round_up, to_2tuple
+from ..ops.window import Size2, pad_to_multiple, round_up, sizes_are_symbolic, to_2tuple
 
 __all__ = ['PatchEmbed', 'PatchMerging', 'PatchMergingV2', 'Mlp', 'DropPath', 'drop_path']
 
@@ -40,7 +40,7 @@ class PatchEmbed(nn.Module):
         ph, pw = self.patch_size
         H, W = x.shape[2], x.shape[3]
         Hp, Wp = round_up(H, ph), round_up(W, pw)
-        if torch.compiler.is_compiling() or Hp != H or Wp != W:  # traced: no guard on the size
+        if sizes_are_symbolic() or Hp != H or Wp != W:  # traced: no guard on the size
             x = F.pad(x, (0, Wp - W, 0, Hp - H))
         # channels-last in, so the convolution writes (B, H/ph, W/pw, C) contiguous and neither the
         # norm nor backward copies it

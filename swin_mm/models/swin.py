@@ -325,6 +325,8 @@ class SwinBackbone(nn.Module):
         if x.dim() != 4:
             raise ValueError(f'SwinBackbone expects a 4-D (B, C, H, W) image batch, got shape '
                              f'{tuple(x.shape)}')
+        if torch.jit.is_tracing():  # traced sizes are tensors: the exporter checks its example
+            return
         if x.shape[1] != self.in_channels:
             raise ValueError(f'SwinBackbone expects {self.in_channels} input channels, got '
                              f'{x.shape[1]} (input shape {tuple(x.shape)})')

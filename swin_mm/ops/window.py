@@ -18,7 +18,7 @@ __all__ = [
     'to_2tuple', 'pad_to_multiple', 'round_up', 'window_partition', 'window_reverse',
     'shift_and_partition', 'reverse_and_unshift', 'attention_bias', 'add_attention_bias_',
     'relative_position_index', 'region_ids',
-    'window_attention_mask', 'cache_tensors',
+    'window_attention_mask', 'cache_tensors', 'sizes_are_symbolic',
 ]
 
 Size2 = Tuple[int, int]
@@ -29,6 +29,12 @@ Size2 = Tuple[int, int]
 REGION_MASK_VALUE = -1e4
 #: Logit added for padded keys when ``mask_padding`` is on: exp() of it is exactly 0 in fp32.
 PADDING_MASK_VALUE = -1e4
+
+
+def sizes_are_symbolic() -> bool:
+    """True while ``torch.compile``/``torch.export`` or the ONNX tracer records the model: sizes may
+    then stand for every size, so code must not branch on them or cache by them."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
 def cache_tensors(build: Callable) -> Callable:
@@ -64,7 +70,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: Size2) -> Tuple[torch.Tensor, Siz
     """
     H, W = x.shape[1], x.shape[2]
     Hp, Wp = round_up(H, multiple[0]), round_up(W, multiple[1])
-    if torch.compiler.is_compiling() or Hp != H or Wp != W:  # traced: pad (maybe by 0), no guard
+    if sizes_are_symbolic() or Hp != H or Wp != W:  # traced: pad (maybe by 0), no guard
         x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
     return x, (Hp, Wp)
 
@@ -215,7 +221,7 @@ def window_attention_mask(
     release's -100 leaves subnormal probabilities); with ``mask_padding`` keys that are padding get
     ``PADDING_MASK_VALUE``.
     Built once per sizes and device (cached): do not modify the returned tensor. Under
-    ``torch.compile`` it is built inside the graph instead, without branching on the sizes (so one
+    ``torch.compile``, export or ONNX tracing it is built inside the graph instead, without branching on the sizes (so one
     graph serves every input size), and a padding mask is returned even where nothing is padded.
 
     Args:
@@ -227,7 +233,7 @@ def window_attention_mask(
     Returns:
         (nW, N, N) float32 with N = wh * ww, or None.
     """
-    if torch.compiler.is_compiling():  # sizes may be symbolic: no branching on them
+    if sizes_are_symbolic():  # no branching on the sizes
         if not any(shift_size) and not mask_padding:
             return None
         return _build_mask(image_size, padded_size, window_size, shift_size, mask_padding, device)
