@@ -2,6 +2,9 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]
         [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+CHECKPOINT may be an ONNX file of tools/export.py (a whole detector or segmentor): it is run by
+onnxruntime on the config's test set and scored with the same metrics.
 """
 import argparse
 import inspect
@@ -12,7 +15,7 @@ def parse_args(argv=None):
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an ONNX file of tools/export.py')
     parser.add_argument('--work-dir', help='the dir to save the evaluation metrics and logs')
     parser.add_argument('--out', help='dump the predictions to this pickle file')
     parser.add_argument('--show', action='store_true', help='show prediction results')
@@ -62,10 +65,29 @@ def _use_tta(cfg, path):
     dataset.pipeline = cfg.tta_pipeline
 
 
+def _use_onnx(cfg, path):
+    """The config's model replaced by the exported file run in onnxruntime."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'ONNX file not found: {path}')
+    scope = cfg.get('default_scope', 'mmdet')
+    rcnn = cfg.model.get('test_cfg', {}).get('rcnn', {})
+    head = cfg.model.get('decode_head', {})
+    cfg.model = dict(type='OnnxRuntimeModel', onnx_file=path, task=scope,
+                     mask_thr_binary=rcnn.get('mask_thr_binary', 0.5),
+                     align_corners=head.get('align_corners', False))
+    cfg.load_from = None
+
+
 def configure(args):
     from swin_mm.engine import load_config
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    if args.checkpoint.endswith('.onnx'):
+        if args.tta:
+            raise SystemExit('--tta: an ONNX file is evaluated single-scale (test-time '
+                             'augmentation runs the PyTorch model: pass the checkpoint)')
+        import swin_mm.deploy.runtime  # noqa: F401  (registers OnnxRuntimeModel)
+        _use_onnx(cfg, args.checkpoint)
     if args.show or args.show_dir:
         _trigger_visualization(cfg, args)
     if args.tta:
@@ -81,9 +103,10 @@ def main(argv=None):
     from swin_mm.serialization import safe_load
     prepare_runtime()
     cfg = configure(args)
-    check_model_channels(cfg)
     check_data_paths(cfg, ('test_dataloader',))
-    safe_load(args.checkpoint)  # a clear error for a missing, truncated or unsafe file
+    if cfg.load_from is not None:
+        check_model_channels(cfg)
+        safe_load(args.checkpoint)  # a clear error for a missing, truncated or unsafe file
     runner = build_runner(cfg)
     if args.out:
         from mmengine.registry import METRICS, DefaultScope

@@ -60,6 +60,7 @@ def export_onnx(spec: GraphSpec, example: torch.Tensor, path: str,
         warnings.filterwarnings('ignore', category=DeprecationWarning)
         warnings.filterwarnings('ignore', category=FutureWarning)
         warnings.filterwarnings('ignore', message='.*legacy TorchScript-based ONNX export.*')
+        warnings.filterwarnings('ignore', message='Constant folding - Only steps=1')
         torch.onnx.export(spec.module.eval(), (example,), buffer, dynamo=False,
                           input_names=[spec.input_name], output_names=spec.output_names,
                           dynamic_axes=spec.dynamic_axes, opset_version=opset,
