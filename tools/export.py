@@ -54,6 +54,11 @@ def check_exportable(cfg, scope: str, backbone_only: bool, config: str) -> None:
     """A clear error for a model that has no export, before the checkpoint is read."""
     from swin_mm import ConfigError
     from swin_mm.deploy.detector_specs import SUPPORTED
+    from swin_mm.engine.trained_model import SWIN_TYPES
+    backbone = cfg.model.get('backbone', {}).get('type')
+    if backbone not in SWIN_TYPES:
+        raise ConfigError(f'{config}: model.backbone.type is {backbone!r}; tools/export.py '
+                          f'exports models with a {" or ".join(SWIN_TYPES)}')
     if backbone_only or scope == 'mmseg':
         return
     if cfg.model.type not in SUPPORTED:

@@ -17,7 +17,7 @@ from mmengine.registry import MODELS
 
 from .onnx_export import onnxruntime_session
 
-__all__ = ['OnnxRuntimeModel', 'onnx_outputs']
+__all__ = ['OnnxRuntimeModel', 'onnx_outputs', 'detection_instances']
 
 #: the output names of each exported graph (tools/export.py)
 GRAPH_OUTPUTS = {('logits', 'labels'): 'segmentor', ('dets', 'labels'): 'detector',
@@ -90,21 +90,35 @@ class OnnxRuntimeModel(BaseModel):
         return BaseSegmentor.postprocess_result(self, outputs[0], [sample])[0]
 
     def _detection(self, outputs: List[torch.Tensor], sample):
-        from mmengine.structures import InstanceData
-        dets, labels = outputs[0][0], outputs[1][0]
-        keep = dets[:, 4] > 0
-        dets, labels = dets[keep], labels[keep]
-        scale = dets.new_tensor(sample.metainfo['scale_factor']).repeat(2)
-        instances = InstanceData(bboxes=dets[:, :4] / scale, scores=dets[:, 4], labels=labels)
-        if len(outputs) == 3:
-            from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
-            height, width = sample.metainfo['ori_shape'][:2]
-            masks = outputs[2][0][keep]
-            if len(masks):
-                pasted, _ = _do_paste_mask(masks[:, None], instances.bboxes, height, width,
-                                           skip_empty=False)
-                instances.masks = pasted >= self.mask_thr_binary
-            else:
-                instances.masks = torch.zeros((0, height, width), dtype=torch.bool)
-        sample.pred_instances = instances
+        sample.pred_instances = detection_instances(outputs, sample.metainfo,
+                                                    self.mask_thr_binary)
         return sample
+
+
+def detection_instances(outputs: List[torch.Tensor], metainfo: dict,
+                        mask_thr_binary: float = 0.5):
+    """A detector graph's outputs for one image -> MMDetection's ``pred_instances`` in original
+    image pixels: empty slots dropped, boxes divided by the scale factor, masks pasted into the
+    original image (MMDetection's ``_do_paste_mask``) and thresholded.
+
+    Args:
+        outputs: ``dets`` (1, k, 5), ``labels`` (1, k) [, ``masks`` (1, k, M, M)].
+        metainfo: the data sample's (``scale_factor``, ``ori_shape``).
+    """
+    from mmengine.structures import InstanceData
+    dets, labels = outputs[0][0], outputs[1][0]
+    keep = dets[:, 4] > 0
+    dets, labels = dets[keep], labels[keep]
+    scale = dets.new_tensor(metainfo['scale_factor']).repeat(2)
+    instances = InstanceData(bboxes=dets[:, :4] / scale, scores=dets[:, 4], labels=labels)
+    if len(outputs) == 3:
+        from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+        height, width = metainfo['ori_shape'][:2]
+        masks = outputs[2][0][keep]
+        if len(masks):
+            pasted, _ = _do_paste_mask(masks[:, None], instances.bboxes, height, width,
+                                       skip_empty=False)
+            instances.masks = pasted >= mask_thr_binary
+        else:
+            instances.masks = torch.zeros((0, height, width), dtype=torch.bool)
+    return instances
