@@ -83,7 +83,7 @@ def test_backbone_only_file_is_not_evaluated(tmp_path, toy_ade):
     work = str(tmp_path / 'train')
     load_tool('train').main([SEG, '--work-dir', work, '--cfg-options',
                              f'train_dataloader.dataset.data_root={toy_ade}',
-                             'train_dataloader.batch_size=1', 'train_cfg.max_iters=2',
+                             'train_dataloader.batch_size=2', 'train_cfg.max_iters=2',
                              'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
                              'model.backbone.depths=[2,2,2,2]', 'param_scheduler.0.end=1',
                              'param_scheduler.1.begin=1', 'param_scheduler.1.end=2',
