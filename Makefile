@@ -19,7 +19,7 @@ $(STAMP): Makefile setup.py
 	$(PIP) install -q mmengine==0.10.7 ninja psutil "numpy<2.3"
 	MMCV_WITH_OPS=1 MAX_JOBS=2 $(PIP) install -q --no-build-isolation mmcv==2.1.0
 	$(PIP) install -q mmdet==3.3.0 mmsegmentation==1.2.2 pycocotools ftfy regex \
-		pytest hypothesis matplotlib
+		pytest hypothesis matplotlib onnx==1.23.2 onnxscript==0.7.2 onnxruntime==1.32.0
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	$(PY) -c "from mmcv.ops import RoIAlign, nms; import mmdet, mmseg, swin_mm"
 	touch $@

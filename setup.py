@@ -14,6 +14,8 @@ setup(
         # the versions MMDetection 3.3 / MMSegmentation 1.2 accept (mmcv < 2.2); tested together
         "mm": ["mmengine>=0.10.4,<0.11", "mmcv>=2.0.0rc4,<2.2.0", "mmdet>=3.3,<3.4",
                "mmsegmentation>=1.2,<1.3", "pycocotools", "matplotlib"],
+        # tools/export.py, tools/test.py with an .onnx file, tools/benchmark_onnx.py
+        "deploy": ["onnx>=1.16", "onnxscript", "onnxruntime>=1.17"],
         "test": ["pytest", "hypothesis"],
     },
 )

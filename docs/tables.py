@@ -2,10 +2,11 @@
 that tools/benchmark.py and tools/benchmark_model.py save.
 
     python docs/tables.py [results/benchmark_cpu.json] [--models results/benchmark_models_cpu.json]
-        [--write]
+        [--onnx results/benchmark_onnx_cpu.json] [--write]
 
 Without --write the tables are printed; with it they replace the blocks between
-``<!-- NAME start -->`` and ``<!-- NAME end -->`` in docs/performance.md and README.md.
+``<!-- NAME start -->`` and ``<!-- NAME end -->`` in docs/performance.md, docs/deploy.md and
+README.md.
 """
 import argparse
 import json
@@ -104,6 +105,21 @@ def blocks(result):
     }
 
 
+def onnx_blocks(result):
+    """The onnxruntime-against-PyTorch table of tools/benchmark_onnx.py."""
+    lines = [f"{result['device']}, {result['threads']} threads, torch {result['torch']}, "
+             f"onnxruntime {result['onnxruntime']}; CPU products through "
+             f"{result['cpu_products']}. Batch 1, median of {result['repeats']} alternating "
+             f"samples, seconds.", '',
+             '| config | graph | input | PyTorch (fast paths) | onnxruntime | onnxruntime '
+             'speed-up | max rel. difference |', '|---|---|---|---|---|---|---|']
+    for row in result['rows']:
+        lines.append(f"| {row['config']} | {row['graph']} | {row['shape'][0]}x{row['shape'][1]}"
+                     f" | {row['pytorch_s']:.3f} | {row['onnxruntime_s']:.3f} | "
+                     f"{row['speedup']:.2f}x | {row['max_rel_error']:.1e} |")
+    return {'onnx-benchmark': '\n'.join(lines)}
+
+
 def replace_blocks(path, new):
     with open(path) as f:
         text = f.read()
@@ -120,6 +136,8 @@ def main(argv=None):
                                                                 'benchmark_cpu.json'))
     parser.add_argument('--models', default=os.path.join(ROOT, 'results',
                                                          'benchmark_models_cpu.json'))
+    parser.add_argument('--onnx', default=os.path.join(ROOT, 'results',
+                                                       'benchmark_onnx_cpu.json'))
     parser.add_argument('--write', action='store_true')
     args = parser.parse_args(argv)
     with open(args.json) as f:
@@ -127,11 +145,14 @@ def main(argv=None):
     if os.path.isfile(args.models):
         with open(args.models) as f:
             new.update(model_blocks(json.load(f)))
+    if os.path.isfile(args.onnx):
+        with open(args.onnx) as f:
+            new.update(onnx_blocks(json.load(f)))
     if not args.write:
         for name, body in new.items():
             print(f'<!-- {name} -->\n{body}\n')
         return
-    for doc in ('docs/performance.md', 'README.md'):
+    for doc in ('docs/performance.md', 'docs/deploy.md', 'README.md'):
         replace_blocks(os.path.join(ROOT, doc), new)
 
 

@@ -75,6 +75,23 @@ def test_whole_model_table_from_benchmark_model_json():
     assert 'median of 3' in table
 
 
+def test_onnx_table_from_benchmark_onnx_json():
+    sys.path.insert(0, os.path.join(ROOT, 'docs'))
+    try:
+        import tables
+    finally:
+        sys.path.pop(0)
+    result = dict(device='CPU (AVX2)', threads=2, torch='2.13.0', onnxruntime='1.32.0',
+                  cpu_products='MKL', repeats=5,
+                  rows=[dict(config='upernet_swin_t_ade20k.py', graph='BackboneGraph',
+                             shape=[800, 1216], pytorch_s=1.5, onnxruntime_s=1.0, speedup=1.5,
+                             max_rel_error=2e-6)])
+    table = tables.onnx_blocks(result)['onnx-benchmark']
+    assert ('| upernet_swin_t_ade20k.py | BackboneGraph | 800x1216 | 1.500 | 1.000 | 1.50x | '
+            '2.0e-06 |') in table
+    assert 'onnxruntime 1.32.0' in table and 'median of 5' in table
+
+
 def test_readme_is_a_users_page():
     assert len(README.splitlines()) <= 270
     hashes = [h for h in re.findall(r'\b[0-9a-f]{7,40}\b', README)

@@ -57,7 +57,8 @@ __all__ = ['FastLinear', 'fast_linear', 'forward_span', 'swin_block', 'window_at
 
 # --- what every predicate asks -----------------------------------------------------------------
 def _eager() -> bool:
-    return not torch.compiler.is_compiling()
+    """Not being recorded by torch.compile/export or the ONNX tracer (they get the reference)."""
+    return not reference_window_ops.sizes_are_symbolic()
 
 
 def _plain_cpu(x: torch.Tensor, weight: torch.Tensor) -> bool:

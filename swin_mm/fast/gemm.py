@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch.utils import flop_counter
 from torch.utils.weak import WeakIdKeyDictionary
 
+from ..ops.window import sizes_are_symbolic
+
 __all__ = ['ONEDNN_AVAILABLE', 'ONEDNN', 'choose_onednn', 'uses_onednn', 'onednn_layout',
            'reuse_packed_weights', 'packed_weight', 'linear', 'linear_into', 'add_weight_grad',
            'LinearGrads', 'LinearFunction', 'join_rows']
@@ -92,7 +94,7 @@ if ONEDNN_AVAILABLE and torch.ops.mkldnn._linear_pointwise not in flop_counter.f
 def uses_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether a product of ``x`` with ``weight`` goes through oneDNN."""
     return (ONEDNN and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
-            and not torch.is_autocast_enabled('cpu') and not torch.compiler.is_compiling())
+            and not torch.is_autocast_enabled('cpu') and not sizes_are_symbolic())
 
 
 def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]

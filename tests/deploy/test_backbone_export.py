@@ -32,7 +32,8 @@ def widen(model):
     lambda: SwinBackbone('tiny', depths=(2, 2, 2, 2), mask_padding=True, use_abs_pos_embed=True,
                          fast=False),
     lambda: SwinV2Backbone('tiny', depths=(2, 2, 2, 2), window_size=8, fast=False),
-], ids=['swin_t', 'masked_abs_pos', 'swinv2'])
+    lambda: SwinBackbone('tiny', depths=(2, 2, 2, 2)),  # the tracer gets the reference paths
+], ids=['swin_t', 'masked_abs_pos', 'swinv2', 'fast_paths_on'])
 def test_onnxruntime_matches_pytorch_at_every_shape(tmp_path, backbone):
     spec = backbone_spec(widen(backbone()))
     path = str(tmp_path / 'backbone.onnx')
