@@ -6,8 +6,9 @@ and width, and check it in onnxruntime against PyTorch at once.
 
 Whole models take the image as the test pipeline loads it, (B, 3, H, W) uint8 BGR, with the data
 preprocessor's normalisation and padding in the graph. Segmentors (UperNet) return logits and
-the label map at the input size; ATSS and Mask R-CNN return ``dets`` (B, k, 5) and ``labels``
-(B, k) (and Mask R-CNN ``masks`` (B, k, 28, 28)), post-processing (NMS, RoIAlign, top-k)
+the label map at the input size; ATSS, Mask R-CNN and Cascade Mask R-CNN return ``dets``
+(B, k, 5) and ``labels`` (B, k) (and the Mask R-CNNs ``masks`` (B, k, 28, 28)), post-processing
+(NMS, RoIAlign, top-k)
 in the graph as ONNX's standard operators. ``--backbone-only``: (B, 3, H, W) float32 -> the
 backbone's feature maps. Evaluate a whole-model file with ``tools/test.py CONFIG model.onnx``.
 """

@@ -206,10 +206,20 @@ def _rois(boxes: torch.Tensor) -> torch.Tensor:
     return torch.cat([batch, boxes], -1).reshape(-1, 5)
 
 
+def _stages(modules) -> List[nn.Module]:
+    """A cascade's per-stage modules (a ModuleList), or a single stage's module, as a list."""
+    return list(modules) if isinstance(modules, nn.ModuleList) else [modules]
+
+
 class MaskRCNNGraph(_DetectorGraph):
-    """MMDetection's ``MaskRCNN`` (RPN, ``StandardRoIHead`` with a shared-FC box head and an FCN
-    mask head): ``image`` (B, 3, H, W) uint8 BGR -> ``dets`` (B, k, 5), ``labels`` (B, k),
-    ``masks`` (B, k, 28, 28)."""
+    """MMDetection's ``MaskRCNN`` and ``CascadeRCNN`` with masks (RPN; ``StandardRoIHead`` or
+    ``CascadeRoIHead`` with shared-FC / conv-FC box heads and FCN mask heads): ``image``
+    (B, 3, H, W) uint8 BGR -> ``dets`` (B, k, 5), ``labels`` (B, k), ``masks`` (B, k, 28, 28).
+
+    A cascade refines the RoIs stage by stage with each stage's top class, averages the stages'
+    class logits, decodes with the last stage, and averages the stages' mask probabilities, as
+    ``CascadeRoIHead.predict`` does.
+    """
 
     def proposals(self, feats: List[torch.Tensor], image_hw: torch.Tensor
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -238,25 +248,50 @@ class MaskRCNNGraph(_DetectorGraph):
                                      cfg.nms.iou_threshold, cfg.max_per_img)
         return boxes, scores
 
+    def refine(self, feats: List[torch.Tensor], image_hw: torch.Tensor, boxes: torch.Tensor
+               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every box stage on (B, P, 4) RoIs: (class logits averaged over the stages (B, P, C+1),
+        the last stage's box regression (B, P, 4 or 4C), the last stage's RoIs (B, P, 4))."""
+        roi_head = self.detector.roi_head
+        extractors, heads = _stages(roi_head.bbox_roi_extractor), _stages(roi_head.bbox_head)
+        B, P = boxes.shape[0], boxes.shape[1]
+        logits = 0
+        for stage, (extractor, head) in enumerate(zip(extractors, heads)):
+            cls_score, bbox_pred = head(_multi_level_roi_align(extractor, feats, _rois(boxes)))
+            logits = logits + cls_score
+            if stage < len(heads) - 1:  # regress each RoI by its top class, for the next stage
+                deltas = bbox_pred.reshape(B * P, -1, 4)
+                if not head.reg_class_agnostic:
+                    label = cls_score[:, :-1].argmax(1)
+                    deltas = deltas.gather(1, label[:, None, None].expand(-1, 1, 4))
+                boxes = decode_deltas(boxes, deltas.reshape(B, P, 4), head.bbox_coder, image_hw)
+        return (logits / len(heads)).reshape(B, P, -1), bbox_pred.reshape(B, P, -1), boxes
+
+    def masks(self, feats: List[torch.Tensor], boxes: torch.Tensor, labels: torch.Tensor
+              ) -> torch.Tensor:
+        """(B, k, M, M) probabilities of each box's class, averaged over the mask stages."""
+        roi_head = self.detector.roi_head
+        rois, index, probabilities = _rois(boxes), None, 0
+        extractors, heads = _stages(roi_head.mask_roi_extractor), _stages(roi_head.mask_head)
+        for extractor, head in zip(extractors, heads):
+            logits = head(_multi_level_roi_align(extractor, feats, rois))
+            if index is None:
+                index = labels.reshape(-1, 1, 1, 1).expand(-1, 1, *logits.shape[2:])
+            probabilities = probabilities + logits.gather(1, index).sigmoid()
+        return (probabilities / len(heads)).reshape(*boxes.shape[:2], *index.shape[2:])
+
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         feats, image_hw = self.features(image)
         proposals, valid = self.proposals(feats, image_hw)
-        roi_head, cfg = self.detector.roi_head, self.detector.test_cfg.rcnn
-        B, P = proposals.shape[0], proposals.shape[1]
-        rois = _rois(proposals)
-        cls_score, bbox_pred = roi_head.bbox_head(
-            _multi_level_roi_align(roi_head.bbox_roi_extractor, feats, rois))
-        C = roi_head.bbox_head.num_classes
-        scores = F.softmax(cls_score, -1)[:, :C].reshape(B, P, C)
-        scores = scores * (valid > 0)[..., None]
+        cfg, head = self.detector.test_cfg.rcnn, _stages(self.detector.roi_head.bbox_head)[-1]
+        logits, bbox_pred, rois = self.refine(feats, image_hw, proposals)
+        C = head.num_classes
+        scores = F.softmax(logits, -1)[..., :C] * (valid > 0)[..., None]
         scores = torch.where(scores > cfg.score_thr, scores, torch.zeros_like(scores))
-        boxes = decode_deltas(proposals[:, :, None, :], bbox_pred.reshape(B, P, C, 4),
-                              roi_head.bbox_head.bbox_coder, image_hw)  # B, P, C, 4
+        deltas = bbox_pred.reshape(*bbox_pred.shape[:2], -1, 4)  # B, P, 1 or C, 4
+        boxes = decode_deltas(rois[:, :, None, :], deltas, head.bbox_coder, image_hw)
+        boxes = boxes.expand(-1, -1, C, -1)  # class-agnostic: the same box for every class
         boxes, scores, labels = nms_top_k(boxes.transpose(1, 2), scores.transpose(1, 2),
                                           cfg.nms.iou_threshold, cfg.max_per_img)
-        mask_logits = roi_head.mask_head(
-            _multi_level_roi_align(roi_head.mask_roi_extractor, feats, _rois(boxes)))
-        k = boxes.shape[1]
-        index = labels.reshape(-1, 1, 1, 1).expand(-1, 1, *mask_logits.shape[2:])
-        masks = mask_logits.gather(1, index).sigmoid().reshape(B, k, *mask_logits.shape[2:])
-        return torch.cat([boxes, scores[..., None]], -1), labels, masks
+        return (torch.cat([boxes, scores[..., None]], -1), labels,
+                self.masks(feats, boxes, labels))

@@ -10,12 +10,12 @@ from .onnx_export import GraphSpec
 
 __all__ = ['detector_spec', 'SUPPORTED']
 
-#: detector class -> (graph, what its heads must be)
+#: detector class -> (graph, the type of each of its parts); their heads are checked further
+#: by :func:`_check_roi_head`
 SUPPORTED = {
     'ATSS': (ATSSGraph, {'bbox_head': 'ATSSHead'}),
-    'MaskRCNN': (MaskRCNNGraph, {'rpn_head': 'RPNHead', 'roi_head': 'StandardRoIHead',
-                                 'roi_head.bbox_head': 'Shared2FCBBoxHead',
-                                 'roi_head.mask_head': 'FCNMaskHead'}),
+    'MaskRCNN': (MaskRCNNGraph, {'rpn_head': 'RPNHead', 'roi_head': 'StandardRoIHead'}),
+    'CascadeRCNN': (MaskRCNNGraph, {'rpn_head': 'RPNHead', 'roi_head': 'CascadeRoIHead'}),
 }
 
 
@@ -28,24 +28,44 @@ def _check_parts(detector: nn.Module, parts: dict) -> None:
         if type(module).__name__ != expected:
             raise ConfigError(f'{name} with model.{path} of type {type(module).__name__}: '
                               f'export supports {expected} there')
-    for attr in ('bbox_head', 'rpn_head', 'roi_head.bbox_head'):
-        module = detector
-        for part in attr.split('.'):
-            module = getattr(module, part, None)
-        coder = getattr(module, 'bbox_coder', None)
+    heads = [getattr(detector, 'bbox_head', None), getattr(detector, 'rpn_head', None)]
+    if hasattr(detector, 'roi_head'):
+        heads += _modules(detector.roi_head.bbox_head)
+    for head in heads:
+        coder = getattr(head, 'bbox_coder', None)
         if coder is not None and (type(coder).__name__ != 'DeltaXYWHBBoxCoder'
                                   or getattr(coder, 'add_ctr_clamp', False)):
-            raise ConfigError(f'model.{attr}.bbox_coder {type(coder).__name__}: export '
-                              f'supports DeltaXYWHBBoxCoder without add_ctr_clamp')
+            raise ConfigError(f'{type(head).__name__}.bbox_coder {type(coder).__name__}: '
+                              f'export supports DeltaXYWHBBoxCoder without add_ctr_clamp')
     head = getattr(detector, 'roi_head', None)
     if head is not None:
-        if head.bbox_head.reg_class_agnostic or head.mask_head.class_agnostic:
-            raise ConfigError('class-agnostic box or mask regression is not exported')
-        for extractor in (head.bbox_roi_extractor, head.mask_roi_extractor):
-            for layer in extractor.roi_layers:
-                if not getattr(layer, 'aligned', False) or layer.pool_mode != 'avg':
-                    raise ConfigError(f'RoI layer {layer}: export supports average RoIAlign '
-                                      f'with aligned=True (ONNX RoiAlign, half_pixel)')
+        _check_roi_head(head)
+
+
+def _check_roi_head(head: nn.Module) -> None:
+    """Box heads of the shared-FC / conv-FC family, FCN mask heads, average aligned RoIAlign."""
+    from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
+    from mmdet.models.roi_heads.mask_heads import FCNMaskHead
+    if not getattr(head, 'with_mask', False):
+        raise ConfigError(f'{type(head).__name__} without a mask head: export supports the '
+                          f'mask variants')
+    for box_head in _modules(head.bbox_head):
+        if not isinstance(box_head, ConvFCBBoxHead) or box_head.custom_activation:
+            raise ConfigError(f'box head {type(box_head).__name__}: export supports '
+                              f'ConvFCBBoxHead and its subclasses (Shared2FCBBoxHead, ...)')
+    for mask_head in _modules(head.mask_head):
+        if not isinstance(mask_head, FCNMaskHead) or mask_head.class_agnostic:
+            raise ConfigError(f'mask head {type(mask_head).__name__}: export supports '
+                              f'FCNMaskHead with a mask per class')
+    for extractor in _modules(head.bbox_roi_extractor) + _modules(head.mask_roi_extractor):
+        for layer in extractor.roi_layers:
+            if not getattr(layer, 'aligned', False) or layer.pool_mode != 'avg':
+                raise ConfigError(f'RoI layer {layer}: export supports average RoIAlign '
+                                  f'with aligned=True (ONNX RoiAlign, half_pixel)')
+
+
+def _modules(module) -> list:
+    return list(module) if isinstance(module, nn.ModuleList) else [module]
 
 
 def detector_spec(detector: nn.Module) -> GraphSpec:
@@ -67,9 +87,10 @@ def detector_spec(detector: nn.Module) -> GraphSpec:
                    f'dets: (batch, {k}, 5) float32 x1, y1, x2, y2 in input pixels, score '
                    f'(score 0: empty slot)',
                    f'labels: (batch, {k}) int64']
-    if name == 'MaskRCNN':
+    if hasattr(detector, 'roi_head'):
         head = detector.roi_head
-        size = head.mask_roi_extractor.roi_layers[0].output_size[0] * head.mask_head.scale_factor
+        size = (_modules(head.mask_roi_extractor)[0].roi_layers[0].output_size[0]
+                * _modules(head.mask_head)[-1].scale_factor)
         names.append('masks')
         axes['masks'] = {0: 'batch'}
         description.append(f'masks: (batch, {k}, {size}, {size}) float32 mask probabilities '

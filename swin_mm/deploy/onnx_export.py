@@ -45,6 +45,11 @@ class GraphSpec:
     description: List[str] = field(default_factory=list)
     input_name: str = 'image'
 
+    def __post_init__(self) -> None:
+        # a new wrapper module starts in training mode, and the exporter restores the mode it
+        # found on the whole tree: the model would run with batch statistics after an export
+        self.module.eval()
+
 
 def export_onnx(spec: GraphSpec, example: torch.Tensor, path: str,
                 opset: int = DEFAULT_OPSET) -> None:

@@ -90,6 +90,8 @@ class OnnxRuntimeModel(BaseModel):
         return BaseSegmentor.postprocess_result(self, outputs[0], [sample])[0]
 
     def _detection(self, outputs: List[torch.Tensor], sample):
+        from mmdet.models.utils import samplelist_boxtype2tensor
+        samplelist_boxtype2tensor([sample])  # ground truth as plain tensors, as its preprocessor
         sample.pred_instances = detection_instances(outputs, sample.metainfo,
                                                     self.mask_thr_binary)
         return sample

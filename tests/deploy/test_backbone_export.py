@@ -49,6 +49,7 @@ def test_export_is_deterministic(tmp_path):
         export_onnx(spec, torch.randn(1, 3, 64, 96), path)
     with open(paths[0], 'rb') as a, open(paths[1], 'rb') as b:
         assert a.read() == b.read()
+    assert not any(m.training for m in spec.module.modules())  # the exporter restores eval
 
 
 def test_opset_below_the_operators_is_refused(tmp_path):

@@ -53,7 +53,8 @@ def assert_same_detections(got, expected, masks):
 
 
 @pytest.mark.parametrize('config, masks', [('atss_swin_t_toy.py', False),
-                                           ('mask_rcnn_swin_t_toy.py', True)])
+                                           ('mask_rcnn_swin_t_toy.py', True),
+                                           ('cascade_mask_rcnn_swin_t_toy.py', True)])
 def test_graph_predicts_what_mmdetection_predicts(config, masks):
     model = build(config)
     spec = detector_spec(model)
@@ -66,7 +67,8 @@ def test_graph_predicts_what_mmdetection_predicts(config, masks):
         assert_same_detections(got, mmdet_predict(model, image), masks)
 
 
-@pytest.mark.parametrize('config', ['atss_swin_t_toy.py', 'mask_rcnn_swin_t_toy.py'])
+@pytest.mark.parametrize('config', ['atss_swin_t_toy.py', 'mask_rcnn_swin_t_toy.py',
+                                    'cascade_mask_rcnn_swin_t_toy.py'])
 def test_one_onnx_file_serves_every_batch_and_size(config):
     spec = detector_spec(build(config))
     g = torch.Generator().manual_seed(2)

@@ -24,7 +24,7 @@ def test_missing_checkpoint_is_named(tmp_path):
 
 
 @pytest.mark.parametrize('config, options, message', [
-    ('toy/sparse_rcnn_swin_t_toy.py', [], 'detector SparseRCNN: export supports ATSS, MaskRCNN'),
+    ('toy/sparse_rcnn_swin_t_toy.py', [], 'detector SparseRCNN: export supports ATSS, MaskRCNN, CascadeRCNN'),
     ('toy/mask_rcnn_swin_t_toy.py', ['--cfg-options', 'model.backbone.type=ResNet'],
      "backbone.type is 'ResNet'"),
 ])
