@@ -77,6 +77,8 @@ def detector_spec(detector: nn.Module) -> GraphSpec:
                           f'(--backbone-only exports the backbone of any model)')
     graph_type, parts = SUPPORTED[name]
     _check_parts(detector, parts)
+    from mmengine.model import revert_sync_batchnorm
+    detector = revert_sync_batchnorm(detector)  # the Swin recipe's SyncBN heads: plain BN
     cfg = detector.test_cfg.get('rcnn', detector.test_cfg)
     k = cfg.max_per_img
     axes = {'image': {0: 'batch', 2: 'height', 3: 'width'}, 'dets': {0: 'batch'},

@@ -42,9 +42,9 @@ def test_output_name_and_sizes_are_checked(tmp_path, capsys):
     assert 'expected a .onnx file name' in capsys.readouterr().err
 
 
-def run_test_tool(config, checkpoint, work, root_options, dump):
+def run_test_tool(config, checkpoint, work, root_options, dump, *extra):
     return load_tool('test').main([config, checkpoint, '--work-dir', work, '--out', dump,
-                                   *root_options])
+                                   *extra, *root_options])
 
 
 @pytest.fixture(scope='module')
@@ -115,9 +115,11 @@ def test_trained_mask_rcnn_onnx_scores_as_the_checkpoint(tmp_path_factory):
     ckpt, onnx_file = os.path.join(work, 'epoch_3.pth'), str(tmp / 'mask_rcnn.onnx')
     load_tool('export').main([MASK_RCNN, ckpt, '--out', onnx_file, '--no-check'])
     scores = {name: run_test_tool(MASK_RCNN, model, str(tmp / name), data,
-                                  str(tmp / f'{name}.pkl'))
-              for name, model in (('pytorch', ckpt), ('onnx', onnx_file))}
+                                  str(tmp / f'{name}.pkl'), *extra)
+              for name, model, extra in (('pytorch', ckpt, ()),
+                                         ('onnx', onnx_file, ('--show-dir', 'vis')))}
     assert scores['pytorch']['coco/bbox_mAP'] > 0.1, scores
+    assert len(list((tmp / 'onnx').rglob('vis/*.jpg'))) == 50  # the ONNX detections drawn
     for kind in ('bbox', 'segm'):
         key = f'coco/{kind}_mAP'
         assert abs(scores['onnx'][key] - scores['pytorch'][key]) <= 0.005, (key, scores)
