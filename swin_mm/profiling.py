@@ -2,6 +2,7 @@
 machine's description."""
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -230,3 +231,13 @@ def cpu_description() -> str:
                     if flag in flags.split()) or ('AVX2' if 'avx2' in flags.split() else '')
     model = model or platform.processor() or platform.machine()
     return f'{model} ({isa})' if isa else model
+
+
+def check_benchmark_args(parser, args) -> None:
+    """The benchmark tools' common argument errors, reported through ``parser.error``:
+    ``--repeats`` below 1, a config file that does not exist."""
+    if args.repeats < 1:
+        parser.error(f'--repeats must be >= 1, got {args.repeats}')
+    for path in args.configs:
+        if not os.path.isfile(path):
+            parser.error(f'config not found: {path}')

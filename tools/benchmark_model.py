@@ -43,11 +43,8 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=3, help='timed samples per model')
     parser.add_argument('--out', default='results', help='folder of the JSON')
     args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error(f'--repeats must be >= 1, got {args.repeats}')
-    for path in args.configs:
-        if not osp.isfile(path):
-            parser.error(f'config not found: {path}')
+    from swin_mm.profiling import check_benchmark_args
+    check_benchmark_args(parser, args)
     return args
 
 
