@@ -49,8 +49,8 @@ def run_test_tool(config, checkpoint, work, root_options, dump, *extra):
 
 @pytest.fixture(scope='module')
 def toy_ade(tmp_path_factory):
-    return generate_toy_ade(str(tmp_path_factory.mktemp('toy_ade')), num_train=8, num_val=6,
-                            seed=7)
+    """The demo's toy ADE20K set (its 50-image validation split)."""
+    return generate_toy_ade(str(tmp_path_factory.mktemp('toy_ade')))
 
 
 def test_upernet_onnx_scores_as_the_checkpoint(tmp_path, toy_ade):
